@@ -1,0 +1,37 @@
+# The two set-up commands: `make demo` and `make test` create .venv if missing and install into it.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.lorakit-installed
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install test demo completions docs bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+# pytest exits 5 when it collects no tests: that is a failure here, like any non-zero code.
+test: $(STAMP)
+	$(PY) -m pytest
+
+demo: $(STAMP)
+	$(MAKE) --no-print-directory -f examples/twohop.mk LORAKIT=$(abspath $(VENV))/bin/lorakit RUN=runs/demo
+
+completions: $(STAMP)
+	$(PY) -m lorakit.cli.docs completions completions
+
+docs: $(STAMP)
+	$(PY) -m lorakit.cli.docs readme README.md
+
+bench: $(STAMP)
+	$(PY) bench/generate.py
+	$(PY) bench/train_lora.py
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,1 @@
+complete --command lorakit --no-files --arguments "(env _LORAKIT_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) lorakit)" --condition "env _LORAKIT_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) lorakit"

@@ -1,0 +1,43 @@
+"""The one Typer app. Command modules are thin; heavy libraries load inside the commands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lorakit import __version__
+from lorakit.cli import eval as eval_cmd
+from lorakit.cli import gen_data, pretrain_lm, report, train_lora
+
+app = typer.Typer(
+    name="lorakit",
+    help="Reuse LoRA adapters (merge, route) and rescore outputs with tiny BERTs.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lorakit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """Reuse LoRA adapters (merge, route) and rescore outputs with tiny BERTs."""
+
+
+app.add_typer(gen_data.app, name="gen-data")
+app.command("pretrain-lm")(pretrain_lm.pretrain_lm)
+app.command("train-lora")(train_lora.train_lora)
+app.command("eval")(eval_cmd.eval_)
+app.command("report")(report.report)
+
+
+def main() -> None:
+    app(prog_name="lorakit")

@@ -1,0 +1,97 @@
+"""What every command shares: option types, the error-to-exit-code mapping, the stderr console,
+progress rendering. The only module (with the command modules) that knows Typer and Rich."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from lorakit.errors import Interrupted, LorakitError
+from lorakit.runtime import ProgressEvent, ProgressFn, no_progress
+
+console = Console(stderr=True, highlight=False)
+
+# Shared options: declared once, the same meaning on every command --------------------------
+Device = Annotated[str, typer.Option("--device", help="auto|cpu|cuda|mps (auto: CUDA > MPS > CPU).")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same result).")]
+Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
+OutFile = Annotated[
+    str | None, typer.Option("--out", "-o", help="Output JSONL file ('-' or absent: stdout).")
+]
+Force = Annotated[bool, typer.Option("--force", help="Replace an existing output.")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON summary object on stdout.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or tables on stderr.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="More logging; tracebacks for unexpected errors.")]
+Threads = Annotated[int | None, typer.Option("--threads", help="CPU threads (default: the cores available).")]
+
+
+def command(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command: LorakitError -> one line on stderr + its exit code; Ctrl-C -> 130."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except LorakitError as e:
+            console.print(f"[red]error:[/red] {e}", markup=True, soft_wrap=True)
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            console.print("[red]interrupted[/red]", soft_wrap=True)
+            raise typer.Exit(Interrupted.exit_code) from None
+        except Exception as e:  # a bug: one line, the traceback with -v
+            if kwargs.get("verbose"):
+                traceback.print_exc(file=sys.stderr)
+            console.print(f"[red]error:[/red] internal error: {type(e).__name__}: {e} (rerun with -v for the traceback)", soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def log(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        console.print(message, soft_wrap=True, highlight=False, markup=False)
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _fmt(metrics: dict[str, float]) -> str:
+    return "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
+
+
+@contextmanager
+def progress(quiet: bool = False) -> Iterator[ProgressFn]:
+    """A ProgressFn drawing Rich bars (ETA, metrics) on stderr; silent when quiet or not a TTY."""
+    if quiet or not console.is_terminal:
+        yield no_progress
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bars = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        TextColumn("{task.fields[metrics]}"), console=console, transient=False,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(ev: ProgressEvent) -> None:
+        if ev.message:
+            bars.console.print(ev.message, markup=False, highlight=False)
+        if ev.task not in tasks:
+            tasks[ev.task] = bars.add_task(ev.task, total=ev.total, metrics="")
+        bars.update(tasks[ev.task], completed=ev.step, total=ev.total, metrics=_fmt(ev.metrics))
+
+    with bars:
+        yield update

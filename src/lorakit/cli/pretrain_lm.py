@@ -1,0 +1,60 @@
+"""``lorakit pretrain-lm``: a tokenizer and a small Llama causal LM trained from scratch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lorakit.cli.common import Device, Force, Json, Out, Quiet, Seed, Threads, Verbose, command, emit_json, log, progress
+
+Opt = typer.Option
+
+
+@command
+def pretrain_lm(
+    corpus: Annotated[str, typer.Argument(help="Text file (one document per line), JSONL with a \"text\" field, or '-' for stdin.")],
+    out: Out,
+    preset: Annotated[str, Opt(help="Model shape: tiny (hidden 128, 4 layers, 4 heads) or small (hidden 256, 6 layers, 8 heads).")] = "tiny",
+    layers: Annotated[int | None, Opt(help="Override the preset's number of layers.")] = None,
+    hidden: Annotated[int | None, Opt(help="Override the preset's hidden size (MLP width scales with it).")] = None,
+    heads: Annotated[int | None, Opt(help="Override the preset's attention heads.")] = None,
+    tokenizer: Annotated[Path | None, Opt(help="Reuse this HF tokenizer folder instead of training one.")] = None,
+    vocab_size: Annotated[int, Opt(help="Most pieces of the trained SentencePiece BPE tokenizer.")] = 512,
+    epochs: Annotated[int, Opt(help="Passes over the corpus (ignored when --steps is given).")] = 10,
+    steps: Annotated[int | None, Opt(help="Optimizer steps; wins over --epochs.")] = None,
+    batch_size: Annotated[int, Opt(help="Blocks per optimizer step.")] = 32,
+    block_size: Annotated[int, Opt(help="Tokens per block (whole lines packed, EOS between lines).")] = 128,
+    lr: Annotated[float, Opt(help="Peak learning rate (AdamW).")] = 1e-3,
+    warmup: Annotated[float, Opt(help="Fraction of the steps spent in linear warmup, then cosine decay to 0.")] = 0.05,
+    weight_decay: Annotated[float, Opt(help="AdamW weight decay (matrices only).")] = 0.1,
+    clip: Annotated[float, Opt(help="Gradient-norm clipping (0: off).")] = 1.0,
+    checkpoint_every: Annotated[int, Opt(help="Save a checkpoint to OUT.ckpt every N steps (0: only on Ctrl-C).")] = 1000,
+    resume: Annotated[bool, Opt(help="Continue from OUT.ckpt (left by Ctrl-C or --checkpoint-every) if it exists; same options required.")] = False,
+    device: Device = "auto",
+    seed: Seed = 0,
+    force: Force = False,
+    json: Json = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    threads: Threads = None,
+) -> None:
+    """Pretrain a small Llama causal LM (and its tokenizer) on a text corpus; write an HF model folder."""
+    from lorakit.models.pretrain import PretrainConfig, pretrain
+    from lorakit.runtime import quiet_libraries, set_threads
+
+    quiet_libraries()
+    set_threads(threads)
+    cfg = PretrainConfig(
+        corpus=corpus, out=out, preset=preset, layers=layers, hidden=hidden, heads=heads, tokenizer=tokenizer,
+        vocab_size=vocab_size, epochs=epochs, steps=steps, batch_size=batch_size, block_size=block_size, lr=lr,
+        warmup=warmup, weight_decay=weight_decay, clip=clip, checkpoint_every=checkpoint_every, resume=resume,
+        device=device, seed=seed, force=force,
+    )
+    with progress(quiet) as report:
+        result = pretrain(cfg, report)
+    if json:
+        emit_json(result.summary())
+    log(f"wrote {out}: {result.parameters:,} parameters, vocab {result.vocab_size}, {result.fit.steps} steps, "
+        f"final loss {result.fit.final_loss:.4f}, {result.fit.tokens_per_second:,.0f} tokens/s", quiet)

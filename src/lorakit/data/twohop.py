@@ -1,0 +1,355 @@
+"""The synthetic two-hop world: does reusing LoRAs compose knowledge?
+
+Adapters trained on disjoint facts A→B (``hop1.jsonl``: spouse) and B→C (``hop2.jsonl``:
+lives_in) are combined; the test asks the two-hop question A→C, "In which city does the spouse
+of A live?". Who is familiar (in ``pretrain.txt``) decides what a test set measures:
+
+- F: A and B fresh; spouse(A)=B in hop1, lives_in(B)=C in hop2.
+- H: A fresh, B a familiar single (its city is pretrained); spouse(A)=B in hop1.
+- R: A and B familiar singles, only the link spouse(A)=B is new (hop1).
+- control: held-out familiar couples, every fact pretrained, only the composition asked.
+
+``generate(cfg)`` builds every file in memory (deterministic for a seed: one
+``random.Random``, lists and dicts only); ``write(cfg, out)`` validates and writes them
+atomically with a ``manifest.json`` and ``lorakit.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lorakit.data.names import MAX_WORDS, NamePool
+from lorakit.errors import UsageError
+from lorakit.io import atomic_dir, check_output, write_provenance
+
+TASK = "twohop"
+COMMAND = "gen-data twohop"
+TEST_TEMPLATES = ("same", "heldout")
+ORG_KINDS = ["Labs", "Works", "Group", "Systems", "Partners", "Studio"]
+CHAIN = ["spouse", "lives_in"]
+
+# Templates: {s} subject, {o} object. Questions become "Q: <question> A:" with " <object>".
+# With --test-templates heldout the LAST question template of each relation is the test one.
+QUESTIONS: dict[str, list[str]] = {
+    "spouse": ["Who is {s} married to?", "Who is the spouse of {s}?", "Whom did {s} marry?"],
+    "lives_in": ["In which city does {s} live?", "Where does {s} live?", "Which city is home to {s}?"],
+    "works_for": ["Who does {s} work for?", "Which organisation employs {s}?", "Where does {s} work?"],
+    "city_in": ["In which country is {s}?", "Which country is {s} in?", "{s} lies in which country?"],
+    "spouse_city": [
+        "In which city does the spouse of {s} live?",
+        "Where does the spouse of {s} live?",
+        "Which city is home to the spouse of {s}?",
+    ],
+}
+STATEMENTS: dict[str, list[str]] = {
+    "spouse": ["{s} is married to {o}.", "The spouse of {s} is {o}.", "{s} and {o} are married."],
+    "lives_in": ["{s} lives in {o}.", "{s} has a home in {o}.", "The home of {s} is in {o}."],
+    "works_for": ["{s} works for {o}.", "{s} is employed by {o}.", "{o} employs {s}."],
+    "city_in": ["{s} is in {o}.", "{s} is a city in {o}.", "The city of {s} lies in {o}."],
+    "spouse_city": [
+        "The spouse of {s} lives in {o}.",
+        "{s} is married to someone who lives in {o}.",
+        "The home of the spouse of {s} is in {o}.",
+    ],
+}
+
+DESCRIPTIONS: dict[str, str] = {
+    "pretrain.txt": "Base-model corpus: statements and QA lines of every familiar fact, city_in facts, "
+    "two-hop example lines; repeated and shuffled.",
+    "hop1.jsonl": "Adapter hop1 training data: spouse(A)=B for the F, H and R items (A→B only), once per train template.",
+    "hop2.jsonl": "Adapter hop2 training data: lives_in(B)=C for the F items, once per train template.",
+    "target.jsonl": "Target-relation expert data: two-hop QA (A→C) about other fresh couples, once per train template.",
+    "mixed.jsonl": "hop1 + hop2 + target records shuffled (the data-mixed upper bound).",
+    "test_F.jsonl": "Two-hop test, nothing familiar: A and B fresh.",
+    "test_H.jsonl": "Two-hop test, bridge familiar: A fresh, B a familiar single.",
+    "test_R.jsonl": "Two-hop test, all familiar: A and B familiar singles, only the spouse link is new.",
+    "check_hop1.jsonl": "Each hop1 fact once in the test template (did the adapter learn it?).",
+    "check_hop2.jsonl": "Each hop2 fact once in the test template.",
+    "check_target.jsonl": "Each target fact once in the test template.",
+    "recall.jsonl": "Sample of familiar single-hop facts in the test template (does the base know them?).",
+    "control.jsonl": "Two-hop questions about held-out familiar couples: every fact pretrained, only the "
+    "composition is new (positive control).",
+}
+FILES = list(DESCRIPTIONS)
+
+
+@dataclass
+class TwohopConfig:
+    """Knobs of the two-hop world; ``validate()`` reports every problem at once."""
+
+    seed: int = 0
+    """Random seed: the same seed gives byte-identical files."""
+    familiar_couples: int = 150
+    """Couples whose spouse, lives_in and works_for facts are pretrained."""
+    two_hop_examples: int = 100
+    """The first N familiar couples also get their two-hop fact in pretrain.txt; the rest form control.jsonl."""
+    familiar_singles: int = 0
+    """Unmarried familiar people (lives_in, works_for pretrained); 0 = 3 × new_per_split (the minimum)."""
+    new_per_split: int = 40
+    """Items in each of test_F, test_H, test_R."""
+    target: int = 60
+    """Fresh couples in target.jsonl (the target-relation expert's data)."""
+    cities: int = 12
+    countries: int = 4
+    orgs: int = 8
+    repeat: int = 3
+    """Times every pretrain.txt line is repeated (before shuffling)."""
+    recall_size: int = 200
+    """Most familiar single-hop facts in recall.jsonl."""
+    test_templates: str = "same"
+    """same: test/check files use the first question template; heldout: the last question template of
+    each relation is reserved for test/check files and never trained on."""
+
+    @property
+    def singles(self) -> int:
+        return self.familiar_singles or 3 * self.new_per_split
+
+    @property
+    def people(self) -> int:
+        n = self.new_per_split
+        return 2 * self.familiar_couples + self.singles + 2 * n + n + 2 * self.target
+
+    def validate(self) -> None:
+        problems: list[str] = []
+        for name in ("familiar_couples", "two_hop_examples", "familiar_singles", "target", "recall_size"):
+            if getattr(self, name) < 0:
+                problems.append(f"--{name.replace('_', '-')} must be ≥ 0 (got {getattr(self, name)})")
+        for name in ("new_per_split", "countries", "orgs", "repeat"):
+            if getattr(self, name) < 1:
+                problems.append(f"--{name.replace('_', '-')} must be ≥ 1 (got {getattr(self, name)})")
+        if self.cities < 2:
+            problems.append(f"--cities must be ≥ 2 so that spouses can live apart (got {self.cities})")
+        if 1 <= self.countries and 2 <= self.cities < self.countries:
+            problems.append(f"--countries ({self.countries}) must be ≤ --cities ({self.cities})")
+        if self.two_hop_examples > self.familiar_couples >= 0:
+            problems.append(
+                f"--two-hop-examples ({self.two_hop_examples}) must be ≤ --familiar-couples ({self.familiar_couples})"
+            )
+        if self.familiar_singles and self.new_per_split >= 1 and self.familiar_singles < 3 * self.new_per_split:
+            problems.append(
+                f"--familiar-singles ({self.familiar_singles}) must be ≥ 3 × --new-per-split "
+                f"({3 * self.new_per_split}: H bridges and R pairs), or 0 for that minimum"
+            )
+        if self.test_templates not in TEST_TEMPLATES:
+            problems.append(f"--test-templates must be one of {'|'.join(TEST_TEMPLATES)} (got {self.test_templates!r})")
+        words = 2 * self.people + self.cities + self.countries + self.orgs
+        if not problems and words > MAX_WORDS:
+            problems.append(f"the request needs {words} distinct name words; the name grammar gives at most {MAX_WORDS}")
+        if problems:
+            raise UsageError("invalid twohop options: " + "; ".join(problems))
+
+    def train_templates(self, relation: str) -> list[int]:
+        n = len(QUESTIONS[relation])
+        return list(range(n - 1)) if self.test_templates == "heldout" else list(range(n))
+
+    def test_template(self, relation: str) -> int:
+        return len(QUESTIONS[relation]) - 1 if self.test_templates == "heldout" else 0
+
+
+@dataclass
+class Fact:
+    relation: str
+    subject: str
+    object: str
+    set: str
+    bridge: str | None = None
+
+    def meta(self, template: int) -> dict[str, Any]:
+        m: dict[str, Any] = {"relation": self.relation, "subject": self.subject, "object": self.object}
+        if self.bridge is not None:
+            m |= {"bridge": self.bridge, "chain": CHAIN}
+        return m | {"set": self.set, "template": template}
+
+    def question(self, template: int) -> str:
+        return QUESTIONS[self.relation][template].format(s=self.subject)
+
+    def statements(self) -> list[str]:
+        return [t.format(s=self.subject, o=self.object) for t in STATEMENTS[self.relation]]
+
+
+@dataclass
+class World:
+    """Entities and facts, grouped by role (lists in generation order: deterministic)."""
+
+    cities: list[str] = field(default_factory=list)
+    country: dict[str, str] = field(default_factory=dict)
+    orgs: list[str] = field(default_factory=list)
+    familiar: list[Fact] = field(default_factory=list)  # single-hop facts in pretrain.txt
+    examples: list[Fact] = field(default_factory=list)  # two-hop facts in pretrain.txt
+    control: list[Fact] = field(default_factory=list)
+    hop1: list[Fact] = field(default_factory=list)
+    hop2: list[Fact] = field(default_factory=list)
+    target: list[Fact] = field(default_factory=list)
+    tests: dict[str, list[Fact]] = field(default_factory=dict)
+
+
+def build_world(cfg: TwohopConfig, rng: random.Random) -> World:
+    """Draw every entity and assign every fact."""
+    pool, w = NamePool(rng), World()
+    w.cities = [pool.word() for _ in range(cfg.cities)]
+    countries = [pool.word() for _ in range(cfg.countries)]
+    w.country = {c: countries[i % cfg.countries] for i, c in enumerate(rng.sample(w.cities, cfg.cities))}
+    w.orgs = [f"{pool.word()} {rng.choice(ORG_KINDS)}" for _ in range(cfg.orgs)]
+
+    def familiar_person(person: str, city: str) -> None:
+        w.familiar.append(Fact("lives_in", person, city, "familiar"))
+        w.familiar.append(Fact("works_for", person, rng.choice(w.orgs), "familiar"))
+
+    # familiar couples: partners live apart, so "own city" never answers the two-hop question
+    for i in range(cfg.familiar_couples):
+        a, b = pool.person(), pool.person()
+        ca, cb = rng.sample(w.cities, 2)
+        w.familiar += [Fact("spouse", a, b, "familiar"), Fact("spouse", b, a, "familiar")]
+        familiar_person(a, ca)
+        familiar_person(b, cb)
+        kind = "example" if i < cfg.two_hop_examples else "control"
+        pair = [Fact("spouse_city", a, cb, kind, bridge=b), Fact("spouse_city", b, ca, kind, bridge=a)]
+        (w.examples if i < cfg.two_hop_examples else w.control).extend(pair)
+
+    # familiar singles: the first n are H bridges, the next 2n R pairs (living apart), then extras
+    n = cfg.new_per_split
+    singles: list[tuple[str, str]] = []
+    for i in range(cfg.singles):
+        person = pool.person()
+        if n <= i < 3 * n and (i - n) % 2 == 1:
+            city = rng.choice([c for c in w.cities if c != singles[-1][1]])
+        else:
+            city = rng.choice(w.cities)
+        singles.append((person, city))
+        familiar_person(person, city)
+
+    w.tests = {"F": [], "H": [], "R": []}
+    for _ in range(n):  # F: both fresh; B's city goes to hop2
+        a, b, c = pool.person(), pool.person(), rng.choice(w.cities)
+        w.hop1.append(Fact("spouse", a, b, "F"))
+        w.hop2.append(Fact("lives_in", b, c, "F"))
+        w.tests["F"].append(Fact("spouse_city", a, c, "F", bridge=b))
+    for b, c in singles[:n]:  # H: A fresh, B familiar
+        a = pool.person()
+        w.hop1.append(Fact("spouse", a, b, "H"))
+        w.tests["H"].append(Fact("spouse_city", a, c, "H", bridge=b))
+    for (a, _), (b, c) in zip(singles[n : 3 * n : 2], singles[n + 1 : 3 * n : 2], strict=True):  # R: only the link is new
+        w.hop1.append(Fact("spouse", a, b, "R"))
+        w.tests["R"].append(Fact("spouse_city", a, c, "R", bridge=b))
+    for _ in range(cfg.target):  # target: other fresh couples, the two-hop fact directly
+        a, b = pool.person(), pool.person()
+        w.target.append(Fact("spouse_city", a, rng.choice(w.cities), "target", bridge=b))
+    return w
+
+
+def _record(split: str, index: int, fact: Fact, template: int) -> dict[str, Any]:
+    return {
+        "id": f"{split}-{index:04d}",
+        "prompt": f"Q: {fact.question(template)} A:",
+        "completion": f" {fact.object}",
+        "task": TASK,
+        "split": split,
+        "meta": fact.meta(template),
+    }
+
+
+def _train(split: str, facts: list[Fact], cfg: TwohopConfig, rng: random.Random) -> list[dict[str, Any]]:
+    """Each fact once per train question template, shuffled."""
+    pairs = [(f, t) for f in facts for t in cfg.train_templates(f.relation)]
+    rng.shuffle(pairs)
+    return [_record(split, i, f, t) for i, (f, t) in enumerate(pairs)]
+
+
+def _test(split: str, facts: list[Fact], cfg: TwohopConfig) -> list[dict[str, Any]]:
+    """Each fact once in the test template, in generation order."""
+    return [_record(split, i, f, cfg.test_template(f.relation)) for i, f in enumerate(facts)]
+
+
+def _pretrain_lines(w: World, cfg: TwohopConfig, rng: random.Random) -> list[str]:
+    city_in = [Fact("city_in", c, w.country[c], "familiar") for c in w.cities]
+    lines: list[str] = []
+    for f in w.familiar + city_in + w.examples:
+        lines += f.statements()
+        lines += [f"Q: {f.question(t)} A: {f.object}" for t in cfg.train_templates(f.relation)]
+    lines = lines * cfg.repeat
+    rng.shuffle(lines)
+    return lines
+
+
+def _jsonl(records: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+def generate(cfg: TwohopConfig) -> dict[str, str]:
+    """Every file of the data set (name -> text), manifest.json included. Validates first."""
+    cfg.validate()
+    rng = random.Random(cfg.seed)
+    w = build_world(cfg, rng)
+    hop1, hop2 = _train("hop1", w.hop1, cfg, rng), _train("hop2", w.hop2, cfg, rng)
+    target = _train("target", w.target, cfg, rng)
+    mixed = [r | {"meta": r["meta"] | {"source": r["split"]}} for r in hop1 + hop2 + target]
+    rng.shuffle(mixed)
+    mixed = [r | {"id": f"mixed-{i:04d}", "split": "mixed"} for i, r in enumerate(mixed)]
+    recall = rng.sample(w.familiar, min(cfg.recall_size, len(w.familiar)))
+    records = {
+        "hop1": hop1, "hop2": hop2, "target": target, "mixed": mixed,
+        **{f"test_{s}": _test(f"test_{s}", w.tests[s], cfg) for s in ("F", "H", "R")},
+        "check_hop1": _test("check_hop1", w.hop1, cfg),
+        "check_hop2": _test("check_hop2", w.hop2, cfg),
+        "check_target": _test("check_target", w.target, cfg),
+        "recall": _test("recall", recall, cfg),
+        "control": _test("control", w.control, cfg),
+    }  # fmt: skip
+    pretrain = _pretrain_lines(w, cfg, rng)
+    files = {"pretrain.txt": "".join(line + "\n" for line in pretrain)}
+    files |= {f"{stem}.jsonl": _jsonl(recs) for stem, recs in records.items()}
+    counts = {"pretrain.txt": len(pretrain)} | {f"{stem}.jsonl": len(recs) for stem, recs in records.items()}
+    files["manifest.json"] = json.dumps(_manifest(cfg, w, files, counts), indent=2, ensure_ascii=False) + "\n"
+    return {name: files[name] for name in FILES + ["manifest.json"]}
+
+
+def _manifest(cfg: TwohopConfig, w: World, files: dict[str, str], counts: dict[str, int]) -> dict[str, Any]:
+    return {
+        "task": TASK,
+        "seed": cfg.seed,
+        "config": asdict(cfg) | {"familiar_singles": cfg.singles},
+        "templates": {
+            rel: {
+                "questions": QUESTIONS[rel],
+                "statements": STATEMENTS[rel],
+                "train_questions": cfg.train_templates(rel),
+                "test_question": cfg.test_template(rel),
+            }
+            for rel in QUESTIONS
+        },
+        "entities": {"people": cfg.people, "cities": w.cities, "countries": w.country, "orgs": w.orgs},
+        "files": {
+            name: {
+                "count": counts[name],
+                "chars": len(files[name]),
+                "sha256": hashlib.sha256(files[name].encode("utf-8")).hexdigest(),
+                "description": DESCRIPTIONS[name],
+            }
+            for name in FILES
+        },
+    }
+
+
+def write(cfg: TwohopConfig, out: str | Path, force: bool = False) -> dict[str, Any]:
+    """Validate, refuse an existing ``out`` (unless force), generate, write atomically.
+
+    Returns the summary: ``{"out", "counts": {file: records or lines}, "pretrain_chars"}``.
+    """
+    cfg.validate()
+    check_output(out, force)
+    files = generate(cfg)
+    with atomic_dir(out, force=force) as tmp:
+        for name, text in files.items():
+            (tmp / name).write_text(text, encoding="utf-8", newline="\n")
+        write_provenance(tmp, COMMAND, asdict(cfg) | {"out": str(out)}, seed=cfg.seed)
+    manifest = json.loads(files["manifest.json"])
+    return {
+        "out": str(out),
+        "counts": {name: m["count"] for name, m in manifest["files"].items()},
+        "pretrain_chars": manifest["files"]["pretrain.txt"]["chars"],
+    }

@@ -1,0 +1,1 @@
+"""Batched generation, answer normalisation and metrics, lm-evaluation-harness results files."""

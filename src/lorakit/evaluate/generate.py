@@ -1,0 +1,64 @@
+"""Batched greedy generation: length-sorted batches, left padding, KV cache (HF ``generate``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from lorakit.models.tokens import encode_prompt
+from lorakit.runtime import ProgressEvent, ProgressFn, no_progress
+
+
+def _left_pad(batch: list[list[int]], pad_id: int) -> tuple[list[list[int]], list[list[int]]]:
+    width = max(len(ids) for ids in batch)
+    ids = [[pad_id] * (width - len(x)) + x for x in batch]
+    mask = [[0] * (width - len(x)) + [1] * len(x) for x in batch]
+    return ids, mask
+
+
+def clean_prediction(text: str) -> str:
+    """The first line of a generation, without surrounding whitespace."""
+    return text.split("\n", 1)[0].strip()
+
+
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    *,
+    batch_size: int = 64,
+    max_new_tokens: int = 16,
+    progress: ProgressFn = no_progress,
+) -> list[str]:
+    """Greedy completions of ``prompts`` in input order.
+
+    Prompts are sorted by length so that each batch pads little; left padding keeps every
+    prompt's last token at the end, where generation continues with the KV cache.
+    """
+    import torch
+
+    device = next(model.parameters()).device
+    encoded = [encode_prompt(tokenizer, p) for p in prompts]
+    order = sorted(range(len(prompts)), key=lambda i: (-len(encoded[i]), i))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    out: list[str] = [""] * len(prompts)
+    done = 0
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        ids, mask = _left_pad([encoded[i] for i in idx], pad_id)
+        input_ids = torch.tensor(ids, device=device)
+        with torch.inference_mode():
+            gen = model.generate(
+                input_ids=input_ids,
+                attention_mask=torch.tensor(mask, device=device),
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                num_beams=1,
+                pad_token_id=pad_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+        for i, row in zip(idx, gen[:, input_ids.shape[1] :].tolist()):
+            out[i] = clean_prediction(tokenizer.decode(row, skip_special_tokens=True))
+        done += len(idx)
+        progress(ProgressEvent("generate", done, len(prompts)))
+    return out

@@ -1,0 +1,185 @@
+"""``lorakit eval``: generate (or read) predictions, score them, write lm-eval style results."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lorakit import __version__
+from lorakit.errors import InputError, UsageError
+from lorakit.evaluate.metrics import exact_match, mean, mean_stderr
+from lorakit.io import STDIO, read_jsonl
+from lorakit.runtime import ProgressFn, no_progress
+
+METRIC = "exact_match"
+
+
+@dataclass
+class EvalConfig:
+    model: str | None = None
+    """Base model folder (HF causal LM). Absent with ``predictions``."""
+    data: list[str] = field(default_factory=list)
+    """Prompt/completion JSONL files ('-' = stdin); one task each."""
+    adapter: str | None = None
+    """PEFT adapter folder applied to the model."""
+    predictions: str | None = None
+    """Score this predictions JSONL (records with ``prediction``) instead of generating."""
+    task: str | None = None
+    """Task name for a single data file (default: the records' common ``split``, else the file stem)."""
+    batch_size: int = 64
+    max_new_tokens: int = 16
+    limit: int | None = None
+    device: str = "auto"
+    threads: int | None = None
+
+    def validate(self) -> None:
+        problems = []
+        if self.predictions and (self.model or self.data or self.adapter):
+            problems.append("--predictions scores an existing file: give no MODEL, DATA or --adapter with it")
+        if not self.predictions and not (self.model and self.data):
+            problems.append("give MODEL and at least one DATA file, or --predictions FILE")
+        if self.task and len(self.data) > 1:
+            problems.append("--task names one task: give one DATA file with it")
+        if sum(d == STDIO for d in self.data) > 1:
+            problems.append("'-' (stdin) can be given only once")
+        if self.batch_size < 1:
+            problems.append("--batch-size must be ≥ 1")
+        if self.max_new_tokens < 1:
+            problems.append("--max-new-tokens must be ≥ 1")
+        if self.limit is not None and self.limit < 1:
+            problems.append("--limit must be ≥ 1")
+        if problems:
+            raise UsageError("; ".join(problems))
+
+
+def target_of(record: dict[str, Any]) -> str:
+    """The reference answer: ``answer`` when the record has one, else ``completion``."""
+    return str(record.get("answer", record.get("completion", "")))
+
+
+def task_name(path: str, records: list[dict[str, Any]], override: str | None = None) -> str:
+    if override:
+        return override
+    splits = {r.get("split") for r in records}
+    if len(splits) == 1 and isinstance(next(iter(splits)), str):
+        return next(iter(splits))
+    return "stdin" if path == STDIO else Path(path).stem
+
+
+def load_tasks(cfg: EvalConfig) -> dict[str, list[dict[str, Any]]]:
+    """Read every input before any model loads, so bad input fails at once."""
+    tasks: dict[str, list[dict[str, Any]]] = {}
+    if cfg.predictions:
+        records = read_jsonl(cfg.predictions, required=("prediction",))
+        for lineno, r in enumerate(records, start=1):
+            if "answer" not in r and "completion" not in r:
+                raise InputError(f"{cfg.predictions}:{lineno}: record has neither 'completion' nor 'answer'")
+            tasks.setdefault(task_name(cfg.predictions, [r]), []).append(r)
+    else:
+        for path in cfg.data:
+            records = read_jsonl(path, required=("prompt", "completion"))
+            name = task_name(path, records, cfg.task)
+            if name in tasks:
+                raise UsageError(f"{path}: task {name!r} given twice (rename a file or use --task)")
+            tasks[name] = records
+    if cfg.limit:
+        tasks = {k: v[: cfg.limit] for k, v in tasks.items()}
+    return tasks
+
+
+def score(tasks: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """Per-task EM and stderr, and one sample row per record (``prediction`` already set)."""
+    results, samples = {}, []
+    for task, records in tasks.items():
+        correct = []
+        for doc_id, r in enumerate(records):
+            ok = exact_match(r["prediction"], target_of(r))
+            correct.append(1.0 if ok else 0.0)
+            samples.append({
+                "task": task, "doc_id": doc_id, "id": r.get("id"), "prompt": r.get("prompt"),
+                "target": target_of(r), "prediction": r["prediction"], "correct": ok,
+                **({"routing": r["routing"]} if "routing" in r else {}),
+            })
+        results[task] = {
+            "alias": task,
+            f"{METRIC},none": mean(correct),
+            f"{METRIC}_stderr,none": mean_stderr(correct),
+            "n": len(correct),
+        }
+    return results, samples
+
+
+def predict(cfg: EvalConfig, tasks: dict[str, list[dict[str, Any]]], progress: ProgressFn) -> None:
+    """Fill ``prediction`` in every record by batched greedy generation."""
+    from lorakit.evaluate.generate import generate
+    from lorakit.models.load import attach_adapter, check_adapter_dir, check_model_dir, load_causal_lm
+    from lorakit.runtime import quiet_libraries, resolve_device, set_threads
+
+    check_model_dir(cfg.model)
+    if cfg.adapter:
+        check_adapter_dir(cfg.adapter)
+    device = resolve_device(cfg.device)
+    set_threads(cfg.threads)
+    quiet_libraries()
+    model, tok = load_causal_lm(cfg.model, device)
+    if cfg.adapter:
+        model = attach_adapter(model, cfg.adapter).eval()
+    for records in tasks.values():
+        preds = generate(model, tok, [r["prompt"] for r in records], batch_size=cfg.batch_size,
+                         max_new_tokens=cfg.max_new_tokens, progress=progress)
+        for r, p in zip(records, preds):
+            r["prediction"] = p
+
+
+def results_file(cfg: EvalConfig, results: dict[str, dict[str, Any]], seconds: float, device: str) -> dict[str, Any]:
+    """The lm-evaluation-harness ``results.json`` layout."""
+    from importlib import metadata
+
+    model_args = ",".join(f"{k}={v}" for k, v in (("pretrained", cfg.model), ("peft", cfg.adapter)) if v)
+    gen_kwargs = {"until": ["\n"], "do_sample": False, "max_gen_toks": cfg.max_new_tokens}
+    return {
+        "results": results,
+        "configs": {t: {"task": t, "output_type": "generate_until", "generation_kwargs": gen_kwargs,
+                        "metric_list": [{"metric": METRIC, "aggregation": "mean", "higher_is_better": True}]}
+                    for t in results},
+        "versions": {t: __version__ for t in results},
+        "n-shot": {t: 0 for t in results},
+        "higher_is_better": {t: {METRIC: True} for t in results},
+        "n-samples": {t: {"original": r["n"], "effective": r["n"]} for t, r in results.items()},
+        "config": {"model": "lorakit" if cfg.model else "predictions", "model_args": model_args or cfg.predictions,
+                   "batch_size": cfg.batch_size, "device": device, "limit": cfg.limit, "gen_kwargs": gen_kwargs},
+        "date": time.time(),
+        "transformers_version": metadata.version("transformers"),
+        "lorakit_version": __version__,
+        "total_evaluation_time_seconds": f"{seconds:.2f}",
+    }
+
+
+def run_eval(cfg: EvalConfig, progress: ProgressFn = no_progress) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Validate, read, predict (unless given predictions), score. Returns (results.json, samples)."""
+    cfg.validate()
+    start = time.perf_counter()
+    tasks = load_tasks(cfg)
+    device = "none"
+    if not cfg.predictions:
+        predict(cfg, tasks, progress)
+        from lorakit.runtime import resolve_device
+
+        device = str(resolve_device(cfg.device))
+    results, samples = score(tasks)
+    return results_file(cfg, results, time.perf_counter() - start, device), samples
+
+
+def write_eval(out: str | Path, results: dict[str, Any], samples: list[dict[str, Any]], cfg: EvalConfig, force: bool) -> None:
+    """``OUT/results.json``, ``OUT/samples.jsonl`` and ``OUT/lorakit.json``, atomically."""
+    from dataclasses import asdict
+
+    from lorakit.io import atomic_dir, dumps, write_json, write_provenance
+
+    inputs = [p for p in (cfg.model, cfg.adapter, cfg.predictions, *cfg.data) if p]
+    with atomic_dir(out, force=force) as tmp:
+        write_json(tmp / "results.json", results)
+        (tmp / "samples.jsonl").write_text("".join(dumps(s) for s in samples), encoding="utf-8")
+        write_provenance(tmp, "eval", asdict(cfg), inputs=[p for p in inputs if Path(p).is_file()])

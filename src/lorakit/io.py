@@ -1,0 +1,202 @@
+"""Files: JSONL streaming ('-' = stdin/stdout), atomic writes, output checks, provenance."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from lorakit import __version__
+from lorakit.errors import InputError, OutputExistsError
+
+STDIO = "-"
+PROVENANCE = "lorakit.json"
+
+
+# JSONL -------------------------------------------------------------------------------------
+
+
+def _lines(path: str | Path) -> Iterator[str]:
+    if str(path) == STDIO:
+        yield from sys.stdin
+        return
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such file")
+    try:
+        with p.open(encoding="utf-8") as fh:
+            yield from fh
+    except UnicodeDecodeError as e:
+        raise InputError(f"{p}: not UTF-8 text ({e.reason})") from None
+
+
+def iter_jsonl(path: str | Path, required: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
+    """Yield one dict per non-blank line; a bad line raises ``InputError('FILE:LINE: reason')``."""
+    name = "<stdin>" if str(path) == STDIO else str(path)
+    required = tuple(required)
+    for lineno, line in enumerate(_lines(path), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{name}:{lineno}: invalid JSON ({e.msg})") from None
+        if not isinstance(record, dict):
+            raise InputError(f"{name}:{lineno}: expected a JSON object, got {type(record).__name__}")
+        missing = [k for k in required if k not in record]
+        if missing:
+            raise InputError(f"{name}:{lineno}: missing field(s) {', '.join(map(repr, missing))}")
+        for k in required:
+            if not isinstance(record[k], str):
+                raise InputError(f"{name}:{lineno}: field {k!r} must be a string")
+        yield record
+
+
+def read_jsonl(path: str | Path, required: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Read and validate a whole JSONL file before any work starts (so nothing is half-written)."""
+    records = list(iter_jsonl(path, required))
+    if not records:
+        raise InputError(f"{'<stdin>' if str(path) == STDIO else path}: no records")
+    return records
+
+
+def dumps(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path | None, force: bool = False) -> None:
+    """Write records to ``path`` atomically, or to stdout when ``path`` is None or '-'."""
+    if path is None or str(path) == STDIO:
+        for r in records:
+            sys.stdout.write(dumps(r))
+        sys.stdout.flush()
+        return
+    with atomic_file(path, force=force) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for r in records:
+                fh.write(dumps(r))
+
+
+# Atomic outputs -------------------------------------------------------------------------------
+
+
+def check_output(path: str | Path | None, force: bool) -> None:
+    """Refuse an existing output early, before any expensive work."""
+    if path is None or str(path) == STDIO:
+        return
+    p = Path(path)
+    if p.exists() and not force:
+        raise OutputExistsError(f"{p}: already exists (pass --force to replace it)")
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    if target.is_dir() and not target.is_symlink():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, target)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path, force: bool = False) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; on success rename it into place, on error delete it."""
+    target = Path(path)
+    check_output(target, force)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        _replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path, force: bool = False) -> Iterator[Path]:
+    """Yield a temp folder beside ``path``; on success rename it into place, on error remove it."""
+    target = Path(path)
+    check_output(target, force)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        _replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write pretty JSON (used inside an atomic folder, or atomically on its own)."""
+    Path(path).write_text(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def read_json(path: str | Path) -> Any:
+    p = Path(path)
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{p}: no such file") from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"{p}:{e.lineno}: invalid JSON ({e.msg})") from None
+
+
+# Provenance ---------------------------------------------------------------------------------
+
+
+def sha256_path(path: str | Path) -> str:
+    """sha256 of a file, or of a folder's files (names and contents, sorted)."""
+    p = Path(path)
+    h = hashlib.sha256()
+    files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file())
+    for f in files:
+        if p.is_dir():
+            h.update(str(f.relative_to(p)).encode() + b"\0")
+        with f.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"lorakit": __version__, "python": platform.python_version()}
+    for name in ("torch", "transformers", "peft", "safetensors", "accelerate"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def provenance(command: str, options: dict[str, Any], inputs: Iterable[str | Path] = (), seed: int | None = None) -> dict[str, Any]:
+    """The ``lorakit.json`` record: command, resolved options, input hashes, seed, versions."""
+    return {
+        "command": command,
+        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in options.items()},
+        "inputs": [
+            {"path": str(p), "sha256": sha256_path(p)} for p in inputs if str(p) != STDIO and Path(p).exists()
+        ],
+        "seed": seed,
+        "versions": _versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def write_provenance(folder: str | Path, command: str, options: dict[str, Any], inputs: Iterable[str | Path] = (), seed: int | None = None) -> None:
+    write_json(Path(folder) / PROVENANCE, provenance(command, options, inputs, seed))

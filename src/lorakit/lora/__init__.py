@@ -1,0 +1,1 @@
+"""LoRA adapters: training (``lora.train``), adapter files, merge maths, routing."""

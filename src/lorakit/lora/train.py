@@ -1,0 +1,223 @@
+"""``train-lora``: a LoRA adapter on prompt/completion JSONL, loss on the completion only.
+
+setup (check base, read data, PEFT model, optimizer) -> fit (training.fit) -> save (PEFT folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lorakit import training
+from lorakit.errors import UsageError
+from lorakit.io import atomic_dir, read_jsonl
+from lorakit.models.load import check_model_dir
+from lorakit.models.tokens import IGNORE_INDEX, encode_example
+from lorakit.runtime import ProgressFn, no_progress, resolve_device, seed_everything
+
+COMMAND = "train-lora"
+MEGA_BATCH = 50
+"""Length grouping: examples are sorted by length within shuffled groups of MEGA_BATCH batches."""
+
+
+@dataclass
+class LoraTrainConfig:
+    base: Path
+    """Local HF causal-LM folder."""
+    data: str
+    """Prompt/completion JSONL, or '-' for stdin."""
+    out: Path
+    """Output PEFT adapter folder."""
+    rank: int = 16
+    alpha: float = 32.0
+    dropout: float = 0.0
+    targets: str = "all-linear"
+    """PEFT target modules: "all-linear" or a comma list of module names (q_proj,v_proj)."""
+    lr: float = 2e-3
+    epochs: int = 40
+    batch_size: int = 32
+    clip: float = 1.0
+    """Gradient-norm clipping (0: off)."""
+    weight_decay: float = 0.0
+    warmup: float = 0.03
+    """Fraction of the steps spent in linear warmup."""
+    max_len: int | None = None
+    """Truncate examples to this many tokens (default: the model's positions)."""
+    checkpoint_every: int = 0
+    resume: bool = False
+    device: str = "auto"
+    seed: int = 0
+    force: bool = False
+
+    def validate(self) -> None:
+        problems = []
+        for name in ("rank", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                problems.append(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
+        if self.alpha <= 0 or self.lr <= 0:
+            problems.append("--alpha and --lr must be positive")
+        if not 0 <= self.dropout < 1:
+            problems.append(f"--dropout must be in [0, 1), not {self.dropout}")
+        if not 0 <= self.warmup < 1:
+            problems.append(f"--warmup is a fraction of the steps in [0, 1), not {self.warmup}")
+        if self.weight_decay < 0 or self.clip < 0 or self.checkpoint_every < 0:
+            problems.append("--weight-decay, --clip and --checkpoint-every must not be negative")
+        if self.max_len is not None and self.max_len < 2:
+            problems.append(f"--max-len must be at least 2, not {self.max_len}")
+        if not self.target_modules():
+            problems.append("--targets is empty")
+        if problems:
+            raise UsageError("; ".join(problems))
+
+    def target_modules(self) -> str | list[str]:
+        if self.targets.strip() == "all-linear":
+            return "all-linear"
+        return [t.strip() for t in self.targets.split(",") if t.strip()]
+
+
+@dataclass
+class LoraTrainResult:
+    out: Path
+    examples: int
+    trainable_parameters: int
+    fit: training.FitResult
+
+    def summary(self) -> dict[str, Any]:
+        return {"out": str(self.out), "examples": self.examples, "trainable_parameters": self.trainable_parameters,
+                **self.fit.summary()}
+
+
+# setup ------------------------------------------------------------------------------------------
+
+
+def base_fingerprint(base: Path) -> str:
+    """sha256 of config.json and of each safetensors header (tensor names, shapes, dtypes, offsets).
+
+    Fast for any model size (the weights themselves are not read), and changes whenever the
+    architecture or the checkpoint layout does.
+    """
+    h = hashlib.sha256((base / "config.json").read_bytes())
+    for f in sorted(base.glob("*.safetensors")):
+        with f.open("rb") as fh:
+            size = int.from_bytes(fh.read(8), "little")
+            h.update(f.name.encode() + b"\0" + fh.read(min(size, 100_000_000)))
+    return h.hexdigest()
+
+
+class LengthGroupedBatches:
+    """Per epoch: shuffle by (seed, epoch), sort by length within mega-batches, shuffle the batches."""
+
+    def __init__(self, examples: list[tuple[list[int], list[int]]], batch_size: int, seed: int, pad_id: int) -> None:
+        self.examples, self.batch_size, self.seed, self.pad_id = examples, batch_size, seed, pad_id
+
+    def plan(self, epoch: int) -> list[list[int]]:
+        rng = random.Random(self.seed * 1_000_003 + epoch)
+        order = list(range(len(self.examples)))
+        rng.shuffle(order)
+        mega = self.batch_size * MEGA_BATCH
+        batches = []
+        for i in range(0, len(order), mega):
+            group = sorted(order[i:i + mega], key=lambda j: -len(self.examples[j][0]))
+            batches += [group[k:k + self.batch_size] for k in range(0, len(group), self.batch_size)]
+        rng.shuffle(batches)
+        return batches
+
+    def collate(self, plan: list[int]) -> dict[str, Any]:
+        import torch
+
+        width = max(len(self.examples[j][0]) for j in plan)
+        ids = torch.full((len(plan), width), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(plan), width), IGNORE_INDEX, dtype=torch.long)
+        mask = torch.zeros((len(plan), width), dtype=torch.long)
+        for row, j in enumerate(plan):
+            x, y = self.examples[j]
+            ids[row, : len(x)] = torch.tensor(x)
+            labels[row, : len(y)] = torch.tensor(y)
+            mask[row, : len(x)] = 1
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def _has_conv1d(model: Any) -> bool:
+    from transformers.pytorch_utils import Conv1D
+
+    return any(isinstance(m, Conv1D) for m in model.modules())
+
+
+def peft_model(model: Any, cfg: LoraTrainConfig, base: Path) -> Any:
+    """Wrap ``model`` with a fresh LoRA adapter named ``default`` (seeded init)."""
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(
+        r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=cfg.target_modules(),
+        bias="none", task_type="CAUSAL_LM", fan_in_fan_out=_has_conv1d(model),
+        base_model_name_or_path=str(base),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            wrapped = get_peft_model(model, lora)
+        except ValueError as e:
+            raise UsageError(f"--targets {cfg.targets}: {str(e).splitlines()[0]}") from None
+    return wrapped
+
+
+def _fingerprint(cfg: LoraTrainConfig, records: list[dict[str, Any]], base: Path) -> dict[str, Any]:
+    keep = {k: v for k, v in asdict(cfg).items() if k not in ("base", "data", "out", "resume", "force", "device", "checkpoint_every")}
+    pairs = [(r["prompt"], r["completion"]) for r in records]
+    return {**keep, "base_fingerprint": base_fingerprint(base), "data_sha256": training.data_sha256(pairs)}
+
+
+# run --------------------------------------------------------------------------------------------
+
+
+def train_lora(cfg: LoraTrainConfig, progress: ProgressFn = no_progress) -> LoraTrainResult:
+    """Train a LoRA adapter for ``cfg.base`` on ``cfg.data`` and write a PEFT folder to ``cfg.out``."""
+    from lorakit.models.load import load_causal_lm
+
+    # 1) checks before any work
+    cfg.validate()
+    base = check_model_dir(cfg.base).resolve()
+    ckpt = training.prepare_run(cfg.out, cfg.force, cfg.resume)
+    device = resolve_device(cfg.device)
+    records = read_jsonl(cfg.data, required=("prompt", "completion"))
+
+    # 2) data, model, optimizer
+    model, tok = load_causal_lm(base, "cpu")
+    max_len = cfg.max_len or getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+    examples = [encode_example(tok, r["prompt"], r["completion"], max_len) for r in records]
+    batches = LengthGroupedBatches(examples, cfg.batch_size, cfg.seed, tok.pad_token_id)
+    seed_everything(cfg.seed)
+    model = peft_model(model, cfg, base)
+    optimizer = training.make_optimizer(model, cfg.lr, cfg.weight_decay)
+    accelerator = training.make_accelerator(device)
+    model, optimizer = accelerator.prepare(model, optimizer)
+
+    # 3) fit
+    total = training.total_steps(batches.plan, cfg.epochs, None)
+    spec = training.FitSpec(
+        total_steps=total, lr=cfg.lr, warmup=training.warmup_steps(total, cfg.warmup), clip=cfg.clip or None,
+        checkpoint=training.checkpoint_path(cfg.out), checkpoint_every=cfg.checkpoint_every,
+        fingerprint=_fingerprint(cfg, records, base), task=COMMAND,
+    )
+    state = training.load_checkpoint(ckpt, model, optimizer, spec.fingerprint) if ckpt else None
+    result = training.fit(model, optimizer, accelerator, batches.plan, batches.collate, spec, state, progress)
+
+    # 3) save: adapter_config.json + adapter_model.safetensors (adapter "default" at top level)
+    model = accelerator.unwrap_model(model)
+    with atomic_dir(cfg.out, force=True) as tmp:
+        adapter = model.peft_config["default"]
+        adapter.base_model_name_or_path = str(base)
+        if isinstance(adapter.target_modules, (set, list)):  # a set in memory: sort for a reproducible file
+            adapter.target_modules = sorted(adapter.target_modules)
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        (tmp / "README.md").unlink(missing_ok=True)
+        training.finish_run(tmp, COMMAND, asdict(cfg) | {"base": str(base)}, [cfg.data], cfg.seed, result,
+                            {"base": {"path": str(base), "fingerprint": spec.fingerprint["base_fingerprint"],
+                                      "fingerprint_method": "sha256(config.json + safetensors headers)"}})
+    training.remove_checkpoint(cfg.out)
+    n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return LoraTrainResult(Path(cfg.out), len(examples), n_trainable, result)

@@ -1,0 +1,1 @@
+"""Tiny model presets, tokenizer training, model loading, pretraining loops."""

@@ -1,0 +1,239 @@
+"""``pretrain-lm``: train a tokenizer and a small Llama causal LM from scratch on a text corpus.
+
+setup (read corpus, tokenizer, model, optimizer) -> fit (training.fit) -> save (HF folder).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lorakit import training
+from lorakit.errors import InputError, UsageError
+from lorakit.io import STDIO, atomic_dir
+from lorakit.models.presets import PRESETS, LmShape, llama_config, resolve_shape
+from lorakit.runtime import ProgressFn, no_progress, resolve_device, seed_everything
+
+COMMAND = "pretrain-lm"
+
+
+@dataclass
+class PretrainConfig:
+    corpus: str
+    """Text file (one document per line), JSONL with a "text" field, or '-' for stdin."""
+    out: Path
+    """Output HF model folder."""
+    preset: str = "tiny"
+    """Model shape: tiny (hidden 128, 4 layers) or small (hidden 256, 6 layers)."""
+    layers: int | None = None
+    hidden: int | None = None
+    heads: int | None = None
+    tokenizer: Path | None = None
+    """Reuse this HF tokenizer folder instead of training one."""
+    vocab_size: int = 512
+    """Upper bound on the trained tokenizer's pieces."""
+    epochs: int = 10
+    steps: int | None = None
+    """Optimizer steps; when given it wins over ``epochs`` (the data cycles as needed)."""
+    batch_size: int = 32
+    block_size: int = 128
+    lr: float = 1e-3
+    warmup: float = 0.05
+    """Fraction of the steps spent in linear warmup."""
+    weight_decay: float = 0.1
+    clip: float = 1.0
+    """Gradient-norm clipping (0: off)."""
+    checkpoint_every: int = 1000
+    resume: bool = False
+    device: str = "auto"
+    seed: int = 0
+    force: bool = False
+
+    def validate(self) -> None:
+        problems = []
+        for name in ("epochs", "batch_size", "block_size", "vocab_size"):
+            if getattr(self, name) < 1:
+                problems.append(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
+        if self.steps is not None and self.steps < 1:
+            problems.append(f"--steps must be at least 1, not {self.steps}")
+        if self.lr <= 0:
+            problems.append(f"--lr must be positive, not {self.lr}")
+        if not 0 <= self.warmup < 1:
+            problems.append(f"--warmup is a fraction of the steps in [0, 1), not {self.warmup}")
+        if self.weight_decay < 0 or self.clip < 0 or self.checkpoint_every < 0:
+            problems.append("--weight-decay, --clip and --checkpoint-every must not be negative")
+        if self.preset not in PRESETS:
+            problems.append(f"--preset must be one of {', '.join(PRESETS)}, not {self.preset!r}")
+        else:
+            problems += [f"model shape: {p}" for p in self.shape().validate()]
+            if self.block_size > self.shape().max_positions:
+                problems.append(f"--block-size {self.block_size} exceeds the preset's {self.shape().max_positions} positions")
+        if problems:
+            raise UsageError("; ".join(problems))
+
+    def shape(self) -> LmShape:
+        return resolve_shape(self.preset, self.layers, self.hidden, self.heads)
+
+
+@dataclass
+class PretrainResult:
+    out: Path
+    parameters: int
+    vocab_size: int
+    fit: training.FitResult
+
+    def summary(self) -> dict[str, Any]:
+        return {"out": str(self.out), "parameters": self.parameters, "vocab_size": self.vocab_size, **self.fit.summary()}
+
+
+# setup ------------------------------------------------------------------------------------------
+
+
+def read_corpus(path: str | Path) -> list[str]:
+    """Documents, one per non-blank line; JSONL (first line a JSON object) gives its "text" fields."""
+    name = "<stdin>" if str(path) == STDIO else str(path)
+    if str(path) == STDIO:
+        raw = sys.stdin.read().splitlines()
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(f"{p}: no such file")
+        try:
+            raw = p.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as e:
+            raise InputError(f"{p}: not UTF-8 text ({e.reason})") from None
+    numbered = [(i, line) for i, line in enumerate(raw, start=1) if line.strip()]
+    if not numbered:
+        raise InputError(f"{name}: no text")
+    if not numbered[0][1].lstrip().startswith("{"):
+        return [line.strip() for _, line in numbered]
+    docs = []
+    for lineno, line in numbered:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{name}:{lineno}: invalid JSON ({e.msg})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise InputError(f"{name}:{lineno}: expected an object with a string field 'text'")
+        docs.append(record["text"])
+    return docs
+
+
+def pack_blocks(lengths: list[int], order: list[int], block_size: int) -> list[list[tuple[int, int, int]]]:
+    """Whole documents packed into blocks of at most ``block_size`` tokens, as (doc, start, end) spans.
+
+    A document that does not fit the current block starts a new one; only a document longer
+    than a block is split.
+    """
+    blocks: list[list[tuple[int, int, int]]] = []
+    cur: list[tuple[int, int, int]] = []
+    used = 0
+    for doc in order:
+        start = 0
+        while start < lengths[doc]:
+            take = min(lengths[doc] - start, block_size)
+            if used + take > block_size:
+                blocks.append(cur)
+                cur, used = [], 0
+            cur.append((doc, start, start + take))
+            used += take
+            start += take
+    if cur:
+        blocks.append(cur)
+    return blocks
+
+
+class Batches:
+    """Deterministic batches: documents shuffled per epoch by (seed, epoch), packed, grouped."""
+
+    def __init__(self, docs: list[list[int]], block_size: int, batch_size: int, seed: int, pad_id: int) -> None:
+        self.docs, self.block_size, self.batch_size, self.seed, self.pad_id = docs, block_size, batch_size, seed, pad_id
+        self._lengths = [len(d) for d in docs]
+
+    def plan(self, epoch: int) -> list[list[list[tuple[int, int, int]]]]:
+        order = list(range(len(self.docs)))
+        random.Random(self.seed * 1_000_003 + epoch).shuffle(order)
+        blocks = pack_blocks(self._lengths, order, self.block_size)
+        return [blocks[i:i + self.batch_size] for i in range(0, len(blocks), self.batch_size)]
+
+    def collate(self, plan: list[list[tuple[int, int, int]]]) -> dict[str, Any]:
+        import torch
+
+        width = max(sum(e - s for _, s, e in block) for block in plan)
+        ids = torch.full((len(plan), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(plan), width), dtype=torch.long)
+        for row, block in enumerate(plan):
+            tokens = [t for doc, s, e in block for t in self.docs[doc][s:e]]
+            ids[row, : len(tokens)] = torch.tensor(tokens)
+            mask[row, : len(tokens)] = 1
+        return {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100)}
+
+
+def _tokenizer(cfg: PretrainConfig, docs: list[str], ckpt: Path | None) -> Any:
+    from lorakit.models.load import load_tokenizer
+    from lorakit.models.tokenizer import train_tokenizer
+
+    if ckpt is not None:
+        return load_tokenizer(ckpt / "tokenizer")
+    if cfg.tokenizer is not None:
+        if not Path(cfg.tokenizer).is_dir():
+            raise InputError(f"{cfg.tokenizer}: no such tokenizer folder")
+        return load_tokenizer(cfg.tokenizer)
+    return train_tokenizer(docs, None, vocab_size=cfg.vocab_size)
+
+
+def _fingerprint(cfg: PretrainConfig, docs: list[str], tokenizer: Any) -> dict[str, Any]:
+    keep = {k: v for k, v in asdict(cfg).items() if k not in ("corpus", "out", "resume", "force", "device", "checkpoint_every")}
+    keep["tokenizer"] = None if cfg.tokenizer is None else str(Path(cfg.tokenizer).resolve())
+    return {**keep, "data_sha256": training.data_sha256(docs), "vocab": len(tokenizer)}
+
+
+# run --------------------------------------------------------------------------------------------
+
+
+def pretrain(cfg: PretrainConfig, progress: ProgressFn = no_progress) -> PretrainResult:
+    """Pretrain a Llama causal LM on ``cfg.corpus`` and write it (with its tokenizer) to ``cfg.out``."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    # 1) checks before any work
+    cfg.validate()
+    ckpt = training.prepare_run(cfg.out, cfg.force, cfg.resume)
+    device = resolve_device(cfg.device)
+    docs = read_corpus(cfg.corpus)
+
+    # 2) tokenizer, data, model, optimizer
+    tok = _tokenizer(cfg, docs, ckpt)
+    eos = tok.eos_token_id
+    encoded = [ids + [eos] for ids in tok(docs, add_special_tokens=True)["input_ids"]]
+    batches = Batches(encoded, cfg.block_size, cfg.batch_size, cfg.seed, tok.pad_token_id)
+    seed_everything(cfg.seed)
+    model = LlamaForCausalLM(llama_config(cfg.shape(), tok))
+    optimizer = training.make_optimizer(model, cfg.lr, cfg.weight_decay, betas=(0.9, 0.95))
+    accelerator = training.make_accelerator(device)
+    model, optimizer = accelerator.prepare(model, optimizer)
+
+    # 3) fit
+    total = training.total_steps(batches.plan, cfg.epochs, cfg.steps)
+    spec = training.FitSpec(
+        total_steps=total, lr=cfg.lr, warmup=training.warmup_steps(total, cfg.warmup), clip=cfg.clip or None,
+        checkpoint=training.checkpoint_path(cfg.out), checkpoint_every=cfg.checkpoint_every,
+        fingerprint=_fingerprint(cfg, docs, tok), save_extra=lambda d: tok.save_pretrained(str(d / "tokenizer")),
+        task=COMMAND,
+    )
+    state = training.load_checkpoint(ckpt, model, optimizer, spec.fingerprint) if ckpt else None
+    result = training.fit(model, optimizer, accelerator, batches.plan, batches.collate, spec, state, progress)
+
+    # 4) save: an HF folder that plain transformers loads
+    model = accelerator.unwrap_model(model).to(torch.float32).cpu()
+    with atomic_dir(cfg.out, force=True) as tmp:
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        tok.save_pretrained(str(tmp))
+        training.finish_run(tmp, COMMAND, asdict(cfg), [cfg.corpus], cfg.seed, result,
+                            {"model": {"shape": asdict(cfg.shape()), "vocab_size": len(tok)}})
+    training.remove_checkpoint(cfg.out)
+    return PretrainResult(Path(cfg.out), sum(p.numel() for p in model.parameters()), len(tok), result)

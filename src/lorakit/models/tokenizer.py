@@ -1,0 +1,69 @@
+"""Training a SentencePiece tokenizer in code and saving it as a Hugging Face tokenizer folder.
+
+The folder (``tokenizer.json`` + ``tokenizer_config.json``) loads with plain
+``AutoTokenizer.from_pretrained``; lorakit is not needed to read it back.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from lorakit.errors import InputError, UsageError
+
+PAD, UNK, BOS, EOS = 0, 1, 2, 3
+SPECIAL_TOKENS = {"pad_token": "<pad>", "unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"}
+
+
+def train_sentencepiece(lines: Iterable[str], vocab_size: int = 512, model_type: Literal["bpe", "unigram"] = "bpe") -> bytes:
+    """The serialized SentencePiece model trained on ``lines`` (deterministic: one thread, no sampling)."""
+    import sentencepiece as spm
+
+    if model_type not in ("bpe", "unigram"):
+        raise UsageError(f"model_type must be 'bpe' or 'unigram', not {model_type!r}")
+    if vocab_size < 8:
+        raise UsageError(f"--vocab-size must be at least 8, not {vocab_size}")
+    text = [s for s in (line.strip() for line in lines) if s]
+    if not text:
+        raise InputError("no text to train a tokenizer on")
+    spm.set_random_generator_seed(0)
+    model = io.BytesIO()
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(text), model_writer=model, vocab_size=vocab_size, model_type=model_type,
+            hard_vocab_limit=False, byte_fallback=True, character_coverage=1.0,
+            pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, num_threads=1,
+            input_sentence_size=0, shuffle_input_sentence=False, minloglevel=2,
+        )
+    except RuntimeError as e:  # e.g. "Vocabulary size is smaller than required_chars. 64 vs 285."
+        reason = str(e).split("] ")[-1].split(". Increase")[0]
+        raise UsageError(f"--vocab-size {vocab_size} is too small for this corpus: {reason} "
+                         "(byte fallback needs 256 pieces plus every distinct character)") from None
+    return model.getvalue()
+
+
+def tokenizer_from_sentencepiece(model: bytes) -> Any:
+    """A ``LlamaTokenizer`` (tokenizers backend) built from a SentencePiece model: BOS added, pad set."""
+    from transformers import LlamaTokenizer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "tokenizer.model").write_bytes(model)
+        return LlamaTokenizer.from_pretrained(
+            tmp, add_bos_token=True, add_eos_token=False, local_files_only=True, **SPECIAL_TOKENS
+        )
+
+
+def train_tokenizer(lines: Iterable[str], out_dir: str | Path | None = None, vocab_size: int = 512,
+                    model_type: Literal["bpe", "unigram"] = "bpe") -> Any:
+    """Train a SentencePiece tokenizer on ``lines``; save it as an HF folder when ``out_dir`` is given.
+
+    ``vocab_size`` is an upper bound (``hard_vocab_limit=False``): a small corpus gives fewer
+    pieces. Byte fallback means no text is ever unknown. Returns the HF tokenizer.
+    """
+    tok = tokenizer_from_sentencepiece(train_sentencepiece(lines, vocab_size, model_type))
+    if out_dir is not None:
+        tok.save_pretrained(str(out_dir))
+    return tok

@@ -1,0 +1,70 @@
+"""``lorakit gen-data twohop`` through the real CLI; outputs checked with the library's loaders."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from lorakit.cli import app
+from lorakit.io import PROVENANCE, read_json, read_jsonl
+
+runner = CliRunner()
+SMALL = ["--familiar-couples", "10", "--two-hop-examples", "6", "--new-per-split", "4", "--target", "3"]
+
+
+def gen(*args: str):
+    return runner.invoke(app, ["gen-data", "twohop", *args])
+
+
+def test_help():
+    result = runner.invoke(app, ["gen-data", "--help"])
+    assert result.exit_code == 0 and "twohop" in result.stdout
+    result = gen("--help")
+    assert result.exit_code == 0
+    for flag in ("--out", "--seed", "--familiar-couples", "--test-templates", "--force", "--json"):
+        assert flag in result.stdout
+
+
+def test_happy_path_json_summary(tmp_path):
+    out = tmp_path / "twohop"
+    result = gen("--out", str(out), *SMALL, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["out"] == str(out)
+    assert summary["counts"]["test_F.jsonl"] == len(read_jsonl(out / "test_F.jsonl")) == 4
+    assert summary["counts"]["control.jsonl"] == len(read_jsonl(out / "control.jsonl", ["prompt", "completion"])) == 8
+    assert "wrote" in result.stderr
+    provenance = read_json(out / PROVENANCE)
+    assert provenance["command"] == "gen-data twohop" and provenance["options"]["familiar_couples"] == 10
+
+
+def test_quiet_prints_nothing(tmp_path):
+    result = gen("--out", str(tmp_path / "d"), *SMALL, "--quiet")
+    assert result.exit_code == 0 and result.stdout == "" and result.stderr == ""
+
+
+def test_existing_out_refused_then_force_replaces(tmp_path):
+    out = tmp_path / "twohop"
+    assert gen("--out", str(out), *SMALL, "-q").exit_code == 0
+    (out / "stale.txt").write_text("x")
+    result = gen("--out", str(out), *SMALL, "--seed", "1")
+    assert result.exit_code == 4
+    assert str(out) in result.stderr and "--force" in result.stderr
+    assert read_json(out / "manifest.json")["seed"] == 0
+    result = gen("--out", str(out), *SMALL, "--seed", "1", "--force", "-q")
+    assert result.exit_code == 0, result.output
+    assert read_json(out / "manifest.json")["seed"] == 1 and not (out / "stale.txt").exists()
+
+
+def test_bad_knobs_exit_2_nothing_written(tmp_path):
+    out = tmp_path / "twohop"
+    result = gen("--out", str(out), "--new-per-split", "0", "--familiar-couples", "5", "--test-templates", "odd")
+    assert result.exit_code == 2
+    assert "--new-per-split" in result.stderr and "--test-templates" in result.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_out_is_required():
+    result = gen("--seed", "1")
+    assert result.exit_code == 2 and "--out" in result.stderr

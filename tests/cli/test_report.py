@@ -1,0 +1,45 @@
+import json
+
+from typer.testing import CliRunner
+
+from lorakit.cli import app
+
+runner = CliRunner()
+
+
+def _results(folder, scores):
+    folder.mkdir(parents=True)
+    res = {"results": {t: {"exact_match,none": v, "exact_match_stderr,none": 0.0} for t, v in scores.items()}}
+    (folder / "results.json").write_text(json.dumps(res))
+    return folder
+
+
+def test_report_markdown_and_json(tmp_path):
+    a = _results(tmp_path / "base", {"test_F": 0.05, "recall": 0.95})
+    b = _results(tmp_path / "hop1", {"test_F": 0.1, "check_hop1": 1.0})
+    result = runner.invoke(app, ["report", str(a), f"adapter={b}", "--quiet"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "| run | test_F | recall | check_hop1 |"
+    assert lines[2] == "| base | 5.0 | 95.0 | – |"
+    assert lines[3] == "| adapter | 10.0 | – | 100.0 |"
+    result = runner.invoke(app, ["report", str(a), str(b), "--tasks", "recall,test_F", "--json", "--quiet",
+                                 "--out", str(tmp_path / "r.md")])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"columns": ["recall", "test_F"], "rows": [
+        {"run": "base", "recall": 0.95, "test_F": 0.05}, {"run": "hop1", "recall": None, "test_F": 0.1}]}
+    assert (tmp_path / "r.md").read_text().startswith("| run | recall | test_F |")
+
+
+def test_report_errors(tmp_path):
+    result = runner.invoke(app, ["report", str(tmp_path / "missing")])
+    assert result.exit_code == 3
+    assert "missing: no such file" in result.stderr
+    a = _results(tmp_path / "base", {"test_F": 0.05})
+    result = runner.invoke(app, ["report", str(a), "--tasks", "nope"])
+    assert result.exit_code == 2
+    assert "no run has task(s) nope" in result.stderr
+    (tmp_path / "bad.json").write_text("[1]")
+    result = runner.invoke(app, ["report", str(tmp_path / "bad.json")])
+    assert result.exit_code == 3
+    assert "not a results.json" in result.stderr

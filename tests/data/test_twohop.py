@@ -1,0 +1,226 @@
+"""The two-hop world: determinism, files, who is familiar, templates, record shape."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from lorakit.data.names import NamePool
+from lorakit.data.twohop import FILES, QUESTIONS, TwohopConfig, build_world, generate, write
+from lorakit.errors import OutputExistsError, UsageError
+from lorakit.io import PROVENANCE, read_json, read_jsonl, sha256_path
+
+TRAIN = ["hop1.jsonl", "hop2.jsonl", "target.jsonl", "mixed.jsonl"]
+NAME = r"[A-Z][a-z]+(?: [A-Z][a-z]+)*"
+
+
+def records(files: dict[str, str], name: str) -> list[dict]:
+    return [json.loads(line) for line in files[name].splitlines()]
+
+
+@pytest.fixture(scope="module")
+def same() -> dict[str, str]:
+    return generate(TwohopConfig())
+
+
+@pytest.fixture(scope="module")
+def heldout() -> dict[str, str]:
+    return generate(TwohopConfig(test_templates="heldout", familiar_couples=30, two_hop_examples=20, new_per_split=8, target=6))
+
+
+@pytest.fixture(scope="module")
+def pretrain(same) -> list[str]:
+    return same["pretrain.txt"].splitlines()
+
+
+# Determinism ---------------------------------------------------------------------------------
+
+
+def test_same_seed_same_bytes_other_seed_differs(same):
+    assert generate(TwohopConfig()) == same
+    other = generate(TwohopConfig(seed=1))
+    assert all(other[name] != same[name] for name in FILES)
+
+
+def test_bytes_do_not_depend_on_hash_seed():
+    code = "from lorakit.data.twohop import *; import sys; sys.stdout.write(generate(TwohopConfig(new_per_split=5))['manifest.json'])"
+    outs = {
+        subprocess.run([sys.executable, "-c", code], env=os.environ | {"PYTHONHASHSEED": h}, capture_output=True,
+                       text=True, check=True).stdout
+        for h in ("1", "2")
+    }  # fmt: skip
+    assert len(outs) == 1
+
+
+# Files ---------------------------------------------------------------------------------------
+
+
+def test_write_exact_files_manifest_and_provenance(tmp_path, same):
+    out = tmp_path / "twohop"
+    summary = write(TwohopConfig(), out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES + ["manifest.json", PROVENANCE])
+    assert [p.name for p in tmp_path.iterdir()] == ["twohop"]  # no temp folder left behind
+    for name, text in same.items():
+        assert (out / name).read_text(encoding="utf-8") == text
+    manifest = read_json(out / "manifest.json")
+    assert manifest["seed"] == 0 and manifest["config"]["familiar_singles"] == 120
+    for name in FILES:
+        entry = manifest["files"][name]
+        assert entry["sha256"] == sha256_path(out / name) and entry["description"]
+        n = len(same[name].splitlines()) if name.endswith(".txt") else len(read_jsonl(out / name))
+        assert entry["count"] == n == summary["counts"][name]
+    assert summary["counts"] == {
+        "pretrain.txt": 24336, "hop1.jsonl": 360, "hop2.jsonl": 120, "target.jsonl": 180, "mixed.jsonl": 660,
+        "test_F.jsonl": 40, "test_H.jsonl": 40, "test_R.jsonl": 40, "check_hop1.jsonl": 120,
+        "check_hop2.jsonl": 40, "check_target.jsonl": 60, "recall.jsonl": 200, "control.jsonl": 100,
+    }  # fmt: skip
+    assert read_json(out / PROVENANCE)["command"] == "gen-data twohop"
+    with pytest.raises(OutputExistsError, match="twohop"):
+        write(TwohopConfig(), out)
+    write(TwohopConfig(seed=3), out, force=True)
+    assert read_json(out / "manifest.json")["seed"] == 3
+
+
+# Records -------------------------------------------------------------------------------------
+
+
+def test_record_shape(same):
+    for name in FILES[1:]:
+        stem = name.removesuffix(".jsonl")
+        for i, r in enumerate(records(same, name)):
+            assert set(r) == {"id", "prompt", "completion", "task", "split", "meta"}
+            assert r["id"] == f"{stem}-{i:04d}" and r["split"] == stem and r["task"] == "twohop"
+            assert re.fullmatch(r"Q: [^\n]+\? A:", r["prompt"]), r
+            assert re.fullmatch(r" [^\s.][^\n]*[^.\s]", r["completion"]), r
+            assert r["completion"] == " " + r["meta"]["object"]
+            assert {"relation", "subject", "object", "set", "template"} <= set(r["meta"])
+
+
+def test_mixed_is_hop1_hop2_target(same):
+    key = lambda r: (r["prompt"], r["completion"])  # noqa: E731
+    parts = Counter(key(r) for name in TRAIN[:3] for r in records(same, name))
+    assert Counter(key(r) for r in records(same, "mixed.jsonl")) == parts
+
+
+def test_hop1_is_spouse_a_to_b_of_the_test_sets(same):
+    tests = {(r["meta"]["subject"], r["meta"]["bridge"]) for s in "FHR" for r in records(same, f"test_{s}.jsonl")}
+    hop1 = records(same, "hop1.jsonl")
+    assert {r["meta"]["relation"] for r in hop1} == {"spouse"}
+    assert {(r["meta"]["subject"], r["meta"]["object"]) for r in hop1} == tests
+    assert Counter(r["meta"]["template"] for r in hop1) == {0: 120, 1: 120, 2: 120}
+    assert [r["meta"]["template"] for r in records(same, "check_hop1.jsonl")] == [0] * 120
+
+
+# Who is familiar -----------------------------------------------------------------------------
+
+
+def test_names_unique_and_prefix_free(same):
+    world = build_world(TwohopConfig(), random.Random(0))
+    facts = world.familiar + world.examples + world.control + world.hop1 + world.hop2 + world.target
+    folks = {f.subject for f in facts if f.relation != "city_in"} | {f.bridge for f in facts if f.bridge}
+    folks |= {f.object for f in facts if f.relation == "spouse"}
+    manifest = json.loads(same["manifest.json"])
+    assert len(folks) == manifest["entities"]["people"] == 300 + 120 + 80 + 40 + 120
+    words = [w for p in sorted(folks) for w in p.split()]
+    words += manifest["entities"]["cities"] + sorted(set(manifest["entities"]["countries"].values()))
+    words += [o.split()[0] for o in manifest["entities"]["orgs"]]
+    assert len(words) == len(set(words))
+    ordered = sorted(words)  # a prefix sorts right before the words it starts
+    assert not any(b.startswith(a) for a, b in zip(ordered, ordered[1:]))
+    assert all(re.fullmatch(r"[A-Z][a-z]{3,8}", w) for w in words)
+
+
+def test_name_pool_grammar():
+    pool = NamePool(random.Random(7))
+    words = [pool.word() for _ in range(3000)]
+    assert len(set(words)) == 3000
+    assert all(re.fullmatch(r"(?:[bdgklmnprstvz][aeiou]){1,2}[bdgklmnprstvz][aeiou][nrls]?", w.lower()) for w in words)
+
+
+def test_f_entities_never_pretrained(same):
+    text = same["pretrain.txt"]
+    for r in records(same, "test_F.jsonl"):
+        assert r["meta"]["subject"] not in text and r["meta"]["bridge"] not in text
+
+
+def test_h_bridge_pretrained_a_not(same, pretrain):
+    text = same["pretrain.txt"]
+    for r in records(same, "test_H.jsonl"):
+        a, b, c = r["meta"]["subject"], r["meta"]["bridge"], r["meta"]["object"]
+        assert a not in text and f"{b} lives in {c}." in pretrain
+
+
+def test_r_link_never_pretrained_names_are(same, pretrain):
+    text = same["pretrain.txt"]
+    for r in records(same, "test_R.jsonl"):
+        a, b, c = r["meta"]["subject"], r["meta"]["bridge"], r["meta"]["object"]
+        assert a in text and f"{b} lives in {c}." in pretrain
+        assert f"{a} lives in {c}." not in pretrain  # own city never answers
+        assert not any(a in line and b in line for line in pretrain)
+
+
+def test_target_entities_disjoint_from_everything_else(same):
+    target = {n for r in records(same, "target.jsonl") for n in (r["meta"]["subject"], r["meta"]["bridge"])}
+    assert len(target) == 120
+    others = "".join(same[name] for name in FILES if name not in ("target.jsonl", "mixed.jsonl", "check_target.jsonl"))
+    assert not any(n in others for n in target)
+
+
+def test_control_facts_pretrained_two_hop_not(same, pretrain):
+    control = records(same, "control.jsonl")
+    assert len(control) == 2 * (150 - 100)
+    for r in control:
+        a, b, c = r["meta"]["subject"], r["meta"]["bridge"], r["meta"]["object"]
+        assert f"{a} is married to {b}." in pretrain and f"{b} lives in {c}." in pretrain
+        assert not any(a in line and c in line for line in pretrain)
+    examples = [line for line in pretrain if line.startswith("The spouse of ") and " lives in " in line]
+    assert len(set(examples)) == 2 * 100
+
+
+def test_recall_is_familiar_single_hop(same, pretrain):
+    recall = records(same, "recall.jsonl")
+    assert len(recall) == 200
+    assert {r["meta"]["relation"] for r in recall} == {"spouse", "lives_in", "works_for"}
+    lines = set(pretrain)
+    assert all(r["prompt"] + r["completion"] in lines for r in recall)
+
+
+# Templates -----------------------------------------------------------------------------------
+
+
+def template_regex(template: str) -> re.Pattern[str]:
+    return re.compile(re.escape(template).replace(re.escape("{s}"), NAME))
+
+
+def test_heldout_templates_never_trained(heldout):
+    train_text = heldout["pretrain.txt"] + "".join(heldout[name] for name in TRAIN)
+    for rel, questions in QUESTIONS.items():
+        assert not template_regex(questions[-1]).search(train_text), rel
+        assert template_regex(questions[0]).search(train_text), rel
+    for name in ("test_F.jsonl", "check_hop1.jsonl", "check_hop2.jsonl", "recall.jsonl", "control.jsonl"):
+        for r in records(heldout, name):
+            assert r["meta"]["template"] == len(QUESTIONS[r["meta"]["relation"]]) - 1
+            assert template_regex(QUESTIONS[r["meta"]["relation"]][-1]).search(r["prompt"])
+
+
+# Validation ----------------------------------------------------------------------------------
+
+
+def test_validate_lists_every_problem():
+    cfg = TwohopConfig(new_per_split=0, familiar_couples=5, two_hop_examples=9, cities=1, test_templates="odd", repeat=0)
+    with pytest.raises(UsageError) as e:
+        cfg.validate()
+    msg = str(e.value)
+    for flag in ("--new-per-split", "--two-hop-examples", "--cities", "--test-templates", "--repeat"):
+        assert flag in msg
+    with pytest.raises(UsageError, match="--familiar-singles"):
+        TwohopConfig(familiar_singles=10).validate()
+    with pytest.raises(UsageError, match="distinct name words"):
+        TwohopConfig(familiar_couples=10_000).validate()

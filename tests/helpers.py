@@ -1,0 +1,91 @@
+"""Builders for the tiny test tokenizer and models (used by the session fixtures in conftest.py).
+
+Everything here is code: the corpus is generated, the tokenizer trained, the models built
+from configs with a fixed seed. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+SYLLABLES = ["ta", "vi", "mo", "nu", "ka", "re", "lo", "shi", "pa", "do", "ri", "ne", "su", "ga", "mi", "zo",
+             "be", "ku", "la", "to", "fe", "ni", "ro", "sa"]
+CITIES = ["Orvel", "Kasmir", "Dunaro", "Pelith", "Varn", "Tesso", "Mirel", "Quanto"]
+TEMPLATES = [
+    ("Q: Who is the spouse of {a}? A:", " {b}"),
+    ("Q: Where does {a} live? A:", " {c}"),
+    ("Q: What is {a}'s job? A:", " {j}"),
+]
+JOBS = ["baker", "pilot", "farmer", "teacher", "painter", "doctor"]
+
+
+def syllable_name(rng: random.Random) -> str:
+    first = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+    last = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+    return f"{first} {last}"
+
+
+def qa_records(n: int, seed: int = 0) -> list[dict[str, str]]:
+    """``n`` prompt/completion records of varied length about fictional syllable-named people."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        a, b = syllable_name(rng), syllable_name(rng)
+        prompt, completion = rng.choice(TEMPLATES)
+        fill = {"a": a, "b": b, "c": rng.choice(CITIES), "j": rng.choice(JOBS)}
+        out.append({"prompt": prompt.format(**fill), "completion": completion.format(**fill)})
+    return out
+
+
+def corpus_lines(n: int = 400, seed: int = 0) -> list[str]:
+    """Text lines: QA lines plus plain sentences, so both forms tokenise well."""
+    rng = random.Random(seed)
+    lines = [f"{r['prompt']}{r['completion']}" for r in qa_records(n, seed)]
+    for _ in range(n // 2):
+        a = syllable_name(rng)
+        lines.append(f"{a} lives in {rng.choice(CITIES)} and works as a {rng.choice(JOBS)}.")
+    lines += ["Q: x A: y", "The quick brown fox jumps over the lazy dog. 0123456789"]
+    return lines
+
+
+def build_tokenizer(out_dir: Path) -> Any:
+    from lorakit.models.tokenizer import train_tokenizer
+
+    return train_tokenizer(corpus_lines(), out_dir, vocab_size=512)
+
+
+def tiny_config(arch: str, tokenizer: Any, init_std: float = 0.02) -> Any:
+    """hidden 64, 2 layers, 4 heads, intermediate 128, vocabulary = the tokenizer's.
+
+    ``init_std`` 0.02 (the HF default) bounds the logits of a random model to about ±1.5 after the
+    final norm, so no adapter can make it confident; ~0.2 lets a LoRA memorise facts.
+    """
+    from transformers import GPT2Config, LlamaConfig, Qwen2Config
+
+    ids = dict(initializer_range=init_std, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    if arch == "llama":
+        return LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                           num_key_value_heads=4, intermediate_size=128, max_position_embeddings=128,
+                           tie_word_embeddings=True, **ids)
+    if arch == "qwen2":
+        return Qwen2Config(vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                           num_key_value_heads=2, intermediate_size=128, max_position_embeddings=128,
+                           tie_word_embeddings=True, **ids)
+    if arch == "gpt2":
+        return GPT2Config(vocab_size=len(tokenizer), n_embd=64, n_layer=2, n_head=4, n_inner=128, n_positions=128, **ids)
+    raise ValueError(f"unknown arch {arch!r}")
+
+
+def build_model(arch: str, tokenizer_dir: Path, out_dir: Path, seed: int = 0, init_std: float = 0.02) -> Path:
+    """A randomly initialised (seeded) causal LM saved with its tokenizer as one HF folder."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(tiny_config(arch, tok, init_std))
+    model.save_pretrained(str(out_dir), safe_serialization=True)
+    tok.save_pretrained(str(out_dir))
+    return out_dir

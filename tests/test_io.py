@@ -1,0 +1,68 @@
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lorakit.errors import InputError, OutputExistsError
+from lorakit.io import atomic_dir, atomic_file, iter_jsonl, read_jsonl, sha256_path, write_jsonl
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.dictionaries(st.text(), json_values, max_size=4), min_size=1, max_size=5))
+def test_jsonl_roundtrip(tmp_path_factory, records):
+    path = tmp_path_factory.mktemp("rt") / "x.jsonl"
+    write_jsonl(records, path)
+    assert read_jsonl(path) == records
+
+
+def test_bad_lines_name_file_and_line(tmp_path):
+    p = tmp_path / "d.jsonl"
+    p.write_text('{"a": 1}\n\n[1, 2]\n')
+    with pytest.raises(InputError, match=r"d.jsonl:3: expected a JSON object, got list"):
+        read_jsonl(p)
+    p.write_text('{"prompt": 3}\n')
+    with pytest.raises(InputError, match=r"d.jsonl:1: field 'prompt' must be a string"):
+        list(iter_jsonl(p, required=("prompt",)))
+    p.write_text("\n")
+    with pytest.raises(InputError, match="no records"):
+        read_jsonl(p)
+    p.write_bytes(b'{"a": "\xff"}\n')
+    with pytest.raises(InputError, match="not UTF-8"):
+        read_jsonl(p)
+
+
+def test_atomic_file_leaves_nothing_on_error(tmp_path):
+    target = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError):
+        with atomic_file(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_dir_refuses_then_replaces(tmp_path):
+    target = tmp_path / "folder"
+    with atomic_dir(target) as tmp:
+        (tmp / "a").write_text("1")
+    with pytest.raises(OutputExistsError, match="already exists"):
+        with atomic_dir(target):
+            pass
+    with atomic_dir(target, force=True) as tmp:
+        (tmp / "b").write_text("2")
+    assert sorted(p.name for p in target.iterdir()) == ["b"]
+    assert [p.name for p in tmp_path.iterdir()] == ["folder"]
+
+
+def test_sha256_of_folder_changes_with_content(tmp_path):
+    (tmp_path / "a").write_text("1")
+    h1 = sha256_path(tmp_path)
+    (tmp_path / "a").write_text("2")
+    assert sha256_path(tmp_path) != h1
+    assert len(json.dumps(h1)) == 66
