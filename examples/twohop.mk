@@ -7,7 +7,7 @@ LORAKIT       ?= lorakit
 RUN           ?= runs/demo
 SEED          ?= 0
 GEN_ARGS      ?=
-PRETRAIN_ARGS ?= --preset tiny
+PRETRAIN_ARGS ?= --preset tiny --epochs 18 --batch-size 16 --lr 3e-3
 LORA_ARGS     ?= --rank 16 --alpha 32 --lr 2e-3 --epochs 40
 EVAL_ARGS     ?= --batch-size 64
 ADAPTERS      ?= hop1 hop2 target mixed
@@ -37,7 +37,7 @@ $(RUN)/results/%/results.json: $(RUN)/adapters/%/adapter_config.json
 	$(LORAKIT) eval $(BASE) $(TEST_FILES) --adapter $(RUN)/adapters/$* --out $(RUN)/results/$* --force --quiet $(EVAL_ARGS)
 
 $(RUN)/report.md: $(RUN)/results/base/results.json $(ADAPTERS:%=$(RUN)/results/%/results.json)
-	$(LORAKIT) report $(^D) --tasks $(subst $(space),$(comma),$(strip $(TESTS))) \
+	$(LORAKIT) report $(^D) --quiet --tasks $(subst $(space),$(comma),$(strip $(TESTS))) \
 		--title "Two-hop LoRA reuse (seed $(SEED))" --out $@ --force
 
 comma := ,

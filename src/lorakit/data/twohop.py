@@ -84,20 +84,20 @@ class TwohopConfig:
 
     seed: int = 0
     """Random seed: the same seed gives byte-identical files."""
-    familiar_couples: int = 150
+    familiar_couples: int = 60
     """Couples whose spouse, lives_in and works_for facts are pretrained."""
-    two_hop_examples: int = 100
+    two_hop_examples: int = 40
     """The first N familiar couples also get their two-hop fact in pretrain.txt; the rest form control.jsonl."""
     familiar_singles: int = 0
     """Unmarried familiar people (lives_in, works_for pretrained); 0 = 3 × new_per_split (the minimum)."""
-    new_per_split: int = 40
+    new_per_split: int = 30
     """Items in each of test_F, test_H, test_R."""
-    target: int = 60
+    target: int = 30
     """Fresh couples in target.jsonl (the target-relation expert's data)."""
     cities: int = 12
     countries: int = 4
     orgs: int = 8
-    repeat: int = 3
+    repeat: int = 1
     """Times every pretrain.txt line is repeated (before shuffling)."""
     recall_size: int = 200
     """Most familiar single-hop facts in recall.jsonl."""
