@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test demo completions docs bench clean
+.PHONY: install test demo demo-math completions docs bench clean demo-faith
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(MAKE) --no-print-directory -f examples/twohop.mk LORAKIT=$(abspath $(VENV))/bin/lorakit RUN=runs/demo
 
+# The math-skills study (examples/math.mk): ~8 minutes on 2 cores, apart from the 10-minute demo.
+demo-math: $(STAMP)
+	$(MAKE) --no-print-directory -f examples/math.mk LORAKIT=$(abspath $(VENV))/bin/lorakit RUN=runs/demo-math
+
 completions: $(STAMP)
 	$(PY) -m lorakit.cli.docs completions completions
 
@@ -32,6 +36,10 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/generate.py
 	$(PY) bench/train_lora.py
+	$(PY) bench/merge.py
 
 clean:
 	rm -rf runs .pytest_cache
+
+demo-faith: $(STAMP)
+	$(MAKE) --no-print-directory -f examples/faithfulness.mk LORAKIT=$(abspath $(VENV))/bin/lorakit RUN=runs/demo-faith

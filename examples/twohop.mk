@@ -11,6 +11,7 @@ PRETRAIN_ARGS ?= --preset tiny --epochs 18 --batch-size 16 --lr 3e-3
 LORA_ARGS     ?= --rank 16 --alpha 32 --lr 2e-3 --epochs 40
 EVAL_ARGS     ?= --batch-size 64
 ADAPTERS      ?= hop1 hop2 target mixed
+MERGES        ?= avg2 avg3 ta2
 TESTS         ?= test_F test_H test_R check_hop1 check_hop2 check_target recall control
 
 DATA := $(RUN)/data
@@ -18,7 +19,7 @@ BASE := $(RUN)/base
 TEST_FILES := $(TESTS:%=$(DATA)/%.jsonl)
 
 .PHONY: all
-all: $(RUN)/report.md
+all: $(RUN)/report.md $(RUN)/inspect.json
 	@cat $<
 
 $(DATA)/manifest.json:
@@ -36,11 +37,28 @@ $(RUN)/results/base/results.json: $(BASE)/config.json
 $(RUN)/results/%/results.json: $(RUN)/adapters/%/adapter_config.json
 	$(LORAKIT) eval $(BASE) $(TEST_FILES) --adapter $(RUN)/adapters/$* --out $(RUN)/results/$* --force --quiet $(EVAL_ARGS)
 
-$(RUN)/report.md: $(RUN)/results/base/results.json $(ADAPTERS:%=$(RUN)/results/%/results.json)
+# Merges (no training): avg2 = uniform(hop1, hop2), avg3 = uniform(hop1, hop2, target),
+# ta2 = task-arithmetic(hop1, hop2) at rank 32 = r1 + r2, i.e. the exact sum (truncation error 0).
+A := $(RUN)/adapters
+$(A)/avg2/adapter_config.json: $(A)/hop1/adapter_config.json $(A)/hop2/adapter_config.json
+	$(LORAKIT) merge $(A)/hop1 $(A)/hop2 --method uniform --out $(A)/avg2 --force --quiet
+$(A)/avg3/adapter_config.json: $(A)/hop1/adapter_config.json $(A)/hop2/adapter_config.json $(A)/target/adapter_config.json
+	$(LORAKIT) merge $(A)/hop1 $(A)/hop2 $(A)/target --method uniform --out $(A)/avg3 --force --quiet
+$(A)/ta2/adapter_config.json: $(A)/hop1/adapter_config.json $(A)/hop2/adapter_config.json
+	$(LORAKIT) merge $(A)/hop1 $(A)/hop2 --method task-arithmetic --rank 32 --out $(A)/ta2 --force --quiet
+
+# Subspace overlap and uniform-merge cross-terms of hop1 vs hop2: JSON file, table on screen.
+$(RUN)/inspect.json: $(A)/hop1/adapter_config.json $(A)/hop2/adapter_config.json
+	$(LORAKIT) inspect $(A)/hop1 $(A)/hop2 --out $@ --force
+
+$(RUN)/report.md: $(RUN)/results/base/results.json $(ADAPTERS:%=$(RUN)/results/%/results.json) $(MERGES:%=$(RUN)/results/%/results.json)
 	$(LORAKIT) report $(^D) --quiet --tasks $(subst $(space),$(comma),$(strip $(TESTS))) \
 		--title "Two-hop LoRA reuse (seed $(SEED))" --out $@ --force
 
 comma := ,
 empty :=
 space := $(empty) $(empty)
-.SECONDARY:
+# Keep trained adapters (intermediate in the results/% <- adapters/% chain) without making every
+# target secondary: a secondary target that is missing is not rebuilt, so rows added later
+# (the merges) would never be built in an existing run folder.
+.SECONDARY: $(ADAPTERS:%=$(RUN)/adapters/%/adapter_config.json)

@@ -75,6 +75,17 @@ def tiny_config(arch: str, tokenizer: Any, init_std: float = 0.02) -> Any:
                            tie_word_embeddings=True, **ids)
     if arch == "gpt2":
         return GPT2Config(vocab_size=len(tokenizer), n_embd=64, n_layer=2, n_head=4, n_inner=128, n_positions=128, **ids)
+    if arch == "mistral":
+        from transformers import MistralConfig
+
+        return MistralConfig(vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                             num_key_value_heads=2, intermediate_size=128, max_position_embeddings=128,
+                             tie_word_embeddings=True, **ids)
+    if arch == "gptneox":
+        from transformers import GPTNeoXConfig
+
+        return GPTNeoXConfig(vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                             intermediate_size=128, max_position_embeddings=128, **ids)
     raise ValueError(f"unknown arch {arch!r}")
 
 
@@ -88,4 +99,26 @@ def build_model(arch: str, tokenizer_dir: Path, out_dir: Path, seed: int = 0, in
     model = AutoModelForCausalLM.from_config(tiny_config(arch, tok, init_std))
     model.save_pretrained(str(out_dir), safe_serialization=True)
     tok.save_pretrained(str(out_dir))
+    return out_dir
+
+
+def make_peft_adapter(base_dir: Path, out_dir: Path, r: int = 4, alpha: float = 8, seed: int = 0,
+                      targets: Any = "all-linear", std: float = 0.1, **lora_kwargs: Any) -> Path:
+    """A PEFT LoRA adapter written by PEFT itself (random A and B, so ΔW ≠ 0), no training."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+    from transformers.pytorch_utils import Conv1D
+
+    model = AutoModelForCausalLM.from_pretrained(str(base_dir))
+    fan = any(isinstance(m, Conv1D) for m in model.modules())
+    config = LoraConfig(r=r, lora_alpha=alpha, target_modules=targets, fan_in_fan_out=fan, task_type="CAUSAL_LM",
+                        **lora_kwargs)
+    torch.manual_seed(seed)
+    peft_model = get_peft_model(model, config)
+    for name, p in peft_model.named_parameters():
+        if "lora_B" in name or "lora_embedding_B" in name:
+            torch.nn.init.normal_(p, std=std)
+    peft_model.save_pretrained(str(out_dir), safe_serialization=True)
+    (out_dir / "README.md").unlink(missing_ok=True)
     return out_dir

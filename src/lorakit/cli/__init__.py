@@ -9,6 +9,8 @@ import typer
 from lorakit import __version__
 from lorakit.cli import eval as eval_cmd
 from lorakit.cli import gen_data, pretrain_lm, report, train_lora
+from lorakit.cli import inspect as inspect_cmd, merge as merge_cmd
+from lorakit.cli import pretrain_bert, rescore
 
 app = typer.Typer(
     name="lorakit",
@@ -37,6 +39,10 @@ app.command("pretrain-lm")(pretrain_lm.pretrain_lm)
 app.command("train-lora")(train_lora.train_lora)
 app.command("eval")(eval_cmd.eval_)
 app.command("report")(report.report)
+app.command("merge")(merge_cmd.merge)
+app.command("inspect")(inspect_cmd.inspect_)
+app.command("pretrain-bert")(pretrain_bert.pretrain_bert)
+app.command("rescore")(rescore.rescore)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ def eval_(
     batch_size: Annotated[int, typer.Option("--batch-size", help="Prompts per generation batch.")] = 64,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Generation length limit.")] = 16,
     limit: Annotated[int | None, typer.Option("--limit", help="Evaluate only the first N records of each task.")] = None,
+    metric: Annotated[str, typer.Option("--metric", help="exact: normalised strings; numeric: final numbers (after '####', else the last); auto: numeric for tasks whose targets all hold '#### n'.")] = "auto",
     device: Device = "auto",
     threads: Threads = None,
     force: Force = False,
@@ -29,12 +30,13 @@ def eval_(
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
-    """Generate greedy answers and score exact match; or score a predictions file."""
+    """Generate greedy answers and score exact match (numeric for math solutions); or score a predictions file."""
     from lorakit.evaluate.run import EvalConfig, run_eval, write_eval
     from lorakit.io import check_output
 
     cfg = EvalConfig(model=model, data=data or [], adapter=adapter, predictions=predictions, task=task,
-                     batch_size=batch_size, max_new_tokens=max_new_tokens, limit=limit, device=device, threads=threads)
+                     batch_size=batch_size, max_new_tokens=max_new_tokens, limit=limit, metric=metric, device=device,
+                     threads=threads)
     check_output(out, force)
     with progress(quiet) as report:
         results, samples = run_eval(cfg, report)

@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 from lorakit.cli.common import Force, Json, Out, Quiet, Seed, Verbose, command, emit_json, log
+from lorakit.data.faithfulness import PERTURBATIONS, FaithfulnessConfig
+from lorakit.data.math import MathConfig
 from lorakit.data.twohop import TwohopConfig
 
 D = TwohopConfig()  # defaults live in the config only
@@ -42,6 +44,69 @@ def twohop(
                        familiar_singles=familiar_singles, new_per_split=new_per_split, target=target, cities=cities,
                        countries=countries, orgs=orgs, repeat=repeat, recall_size=recall_size,
                        test_templates=test_templates)  # fmt: skip
+    summary = write(cfg, out, force)
+    if json:
+        emit_json(summary)
+    counts = ", ".join(f"{name} {n}" for name, n in summary["counts"].items())
+    log(f"wrote {out}: {counts}", quiet)
+
+
+F = FaithfulnessConfig()
+
+
+@app.command("faithfulness")
+@command
+def faithfulness(
+    out: Out,
+    lang: Annotated[str, typer.Option("--lang", help="vi (Vietnamese), pl (Polish) or ka (Georgian, Mkhedruli).")] = F.lang,
+    corpus_mb: Annotated[float, typer.Option("--corpus-mb", help="Size of corpus.txt (pretraining documents, none in the test set) in MB.")] = F.corpus_mb,
+    test_size: Annotated[int, typer.Option("--test-size", help="Records in test.jsonl, spread evenly over the perturbation types.")] = F.test_size,
+    perturbation: Annotated[list[str] | None, typer.Option("--perturbation", help=f"Perturbation type(s) to use (repeatable; default all: {', '.join(PERTURBATIONS)}).")] = None,
+    seed: Seed = 0,
+    force: Force = False,
+    json: Json = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """News documents with a faithful summary and a minimally edited unfaithful one (vi, pl, ka)."""
+    from lorakit.data.faithfulness import write
+
+    cfg = FaithfulnessConfig(lang=lang, corpus_mb=corpus_mb, test_size=test_size,
+                             perturbations=tuple(perturbation or PERTURBATIONS), seed=seed)
+    summary = write(cfg, out, force)
+    if json:
+        emit_json(summary)
+    log(f"wrote {out}: test.jsonl {summary['counts']['test.jsonl']} pairs, corpus.txt {summary['counts']['corpus.txt']} "
+        f"documents ({summary['corpus_bytes'] / 1e6:.2f} MB)", quiet)
+
+
+M = MathConfig()
+
+
+@app.command("math")
+@command
+def math(
+    out: Out,
+    seed: Seed = 0,
+    skills: Annotated[str, typer.Option("--skills", help="Comma-separated skills: add (+ -), mul (× ÷), pct (p % of).")] = M.skills,
+    levels: Annotated[str, typer.Option("--levels", help="Comma-separated levels: P0 base template, P1 one added clause, P2 two.")] = M.levels,
+    train_per_skill: Annotated[int, typer.Option("--train-per-skill", help="Problems in each skill_<skill>.jsonl.")] = M.train_per_skill,
+    test_per_level: Annotated[int, typer.Option("--test-per-level", help="Problems per level in each test file.")] = M.test_per_level,
+    min_number: Annotated[int, typer.Option("--min-number", help="Smallest quantity, operand, intermediate result or answer.")] = M.min_number,
+    max_number: Annotated[int, typer.Option("--max-number", help="Largest quantity, operand, intermediate result or answer.")] = M.max_number,
+    stories: Annotated[int, typer.Option("--stories", help="Unsolved problems in the adapters' templates in pretrain.txt (their words only).")] = M.stories,
+    repeat: Annotated[int, typer.Option("--repeat", help="Times each pretrain.txt line is repeated (then shuffled).")] = M.repeat,
+    force: Force = False,
+    json: Json = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Math word problems (GSM-Symbolic style) by skill and level, solutions with <<a*b=c>> steps and '#### n'."""
+    from lorakit.data.math import write
+
+    cfg = MathConfig(seed=seed, skills=skills, levels=levels, train_per_skill=train_per_skill,
+                     test_per_level=test_per_level, min_number=min_number, max_number=max_number, stories=stories,
+                     repeat=repeat)
     summary = write(cfg, out, force)
     if json:
         emit_json(summary)

@@ -10,8 +10,10 @@ from lorakit.cli.common import console
 
 
 def results_table(results: dict[str, dict[str, Any]]) -> None:
-    table = Table("task", "n", "exact match", "± stderr")
+    pairwise = any("acc,none" in r for r in results.values())  # eval --task faithfulness: accuracy
+    table = Table("task", "n", "accuracy" if pairwise else "exact match", "± stderr")
     for task, r in results.items():
-        em, se = r["exact_match,none"], r["exact_match_stderr,none"]
+        metric = "exact_match" if "exact_match,none" in r else "acc"
+        em, se = r[f"{metric},none"], r[f"{metric}_stderr,none"]
         table.add_row(task, str(r["n"]), f"{100 * em:.1f} %", "–" if se != se else f"{100 * se:.1f}")
     console.print(table)

@@ -1,4 +1,4 @@
-"""Answer normalisation, exact match and its standard error (lm-evaluation-harness style)."""
+"""Answer normalisation, exact and numeric match, and the standard error (lm-evaluation-harness style)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ import re
 import string
 import unicodedata
 from collections.abc import Sequence
+from decimal import Decimal
 
 _PUNCT = re.compile(f"[{re.escape(string.punctuation)}]")
 _SPACE = re.compile(r"\s+")
+# A number: optional sign (not after a letter or digit: "10-5" is 10 and 5), thousands commas, decimals.
+_NUMBER = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|(?<![\w.])-?\.\d+")
+FINAL = "####"
 
 
 def normalize(text: str) -> str:
@@ -20,6 +24,27 @@ def normalize(text: str) -> str:
 
 def exact_match(prediction: str, target: str) -> bool:
     return normalize(prediction) == normalize(target)
+
+
+def extract_number(text: str) -> Decimal | None:
+    """The answer of a solution: the first number after the last ``####``, else the last number.
+
+    "1,234" is 1234, "-3" is −3 ("10-5" is 10 and 5), "2.50" equals 2.5; None when no number.
+    """
+    _, final, tail = text.rpartition(FINAL)
+    found = _NUMBER.search(tail) if final else None
+    if found is None:
+        numbers = _NUMBER.findall(text)
+        if not numbers:
+            return None
+        return Decimal(numbers[-1].replace(",", ""))
+    return Decimal(found.group().replace(",", ""))
+
+
+def numeric_match(prediction: str, target: str) -> bool:
+    """Both hold a number (extract_number) and the numbers are equal."""
+    t = extract_number(target)
+    return t is not None and extract_number(prediction) == t
 
 
 def mean(xs: Sequence[float]) -> float:

@@ -9,11 +9,13 @@ from typing import Any
 
 from lorakit import __version__
 from lorakit.errors import InputError, UsageError
-from lorakit.evaluate.metrics import exact_match, mean, mean_stderr
+from lorakit.evaluate.metrics import FINAL, exact_match, extract_number, mean, mean_stderr, numeric_match
 from lorakit.io import STDIO, read_jsonl
 from lorakit.runtime import ProgressFn, no_progress
 
 METRIC = "exact_match"
+COMPARES = ("auto", "exact", "numeric")
+"""How a prediction is compared with its target (``--metric``): auto picks numeric for GSM8K-style targets."""
 
 
 @dataclass
@@ -31,6 +33,9 @@ class EvalConfig:
     batch_size: int = 64
     max_new_tokens: int = 16
     limit: int | None = None
+    metric: str = "auto"
+    """exact: normalised strings; numeric: the final numbers (extract_number); auto: numeric for a task
+    whose every target holds "#### <number>", else exact."""
     device: str = "auto"
     threads: int | None = None
 
@@ -50,6 +55,8 @@ class EvalConfig:
             problems.append("--max-new-tokens must be ≥ 1")
         if self.limit is not None and self.limit < 1:
             problems.append("--limit must be ≥ 1")
+        if self.metric not in COMPARES:
+            problems.append(f"--metric must be one of {'|'.join(COMPARES)}, not {self.metric!r}")
         if problems:
             raise UsageError("; ".join(problems))
 
@@ -57,6 +64,25 @@ class EvalConfig:
 def target_of(record: dict[str, Any]) -> str:
     """The reference answer: ``answer`` when the record has one, else ``completion``."""
     return str(record.get("answer", record.get("completion", "")))
+
+
+def compare_of(records: list[dict[str, Any]], metric: str = "auto") -> str:
+    """"exact" or "numeric" for a task: ``metric`` unless auto, then numeric iff every target is GSM8K-style."""
+    if metric != "auto":
+        return metric
+    numeric = all(FINAL in t and extract_number(t) is not None for t in map(target_of, records))
+    return "numeric" if records and numeric else "exact"
+
+
+def levels_of(records: list[dict[str, Any]]) -> list[str]:
+    """The distinct ``meta.level`` values of a task in order of appearance, when there are several."""
+    levels = dict.fromkeys(str(r["meta"]["level"]) for r in records
+                           if isinstance(r.get("meta"), dict) and "level" in r["meta"])
+    return list(levels) if len(levels) > 1 else []
+
+
+def _json_number(n: Any) -> int | float | None:
+    return None if n is None else int(n) if n == n.to_integral_value() else float(n)
 
 
 def task_name(path: str, records: list[dict[str, Any]], override: str | None = None) -> str:
@@ -84,31 +110,40 @@ def load_tasks(cfg: EvalConfig) -> dict[str, list[dict[str, Any]]]:
             if name in tasks:
                 raise UsageError(f"{path}: task {name!r} given twice (rename a file or use --task)")
             tasks[name] = records
+    subtasks = [f"{t}_{lv}" for t, recs in tasks.items() for lv in levels_of(recs)]
+    if clash := sorted(set(subtasks) & set(tasks)):
+        raise UsageError(f"task(s) {', '.join(clash)} would also name a per-level breakdown (rename a file or use --task)")
     if cfg.limit:
         tasks = {k: v[: cfg.limit] for k, v in tasks.items()}
     return tasks
 
 
-def score(tasks: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
-    """Per-task EM and stderr, and one sample row per record (``prediction`` already set)."""
-    results, samples = {}, []
+def _entry(alias: str, correct: list[float]) -> dict[str, Any]:
+    return {"alias": alias, f"{METRIC},none": mean(correct), f"{METRIC}_stderr,none": mean_stderr(correct), "n": len(correct)}
+
+
+def score(tasks: dict[str, list[dict[str, Any]]], metric: str = "auto") -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], dict[str, str]]:
+    """Per-task EM and stderr (plus ``<task>_<level>`` entries when records carry several meta.level),
+    one sample row per record (``prediction`` already set), and each results entry's comparison."""
+    results, samples, compares = {}, [], {}
     for task, records in tasks.items():
+        compare = compare_of(records, metric)
+        match = numeric_match if compare == "numeric" else exact_match
         correct = []
         for doc_id, r in enumerate(records):
-            ok = exact_match(r["prediction"], target_of(r))
+            ok = match(r["prediction"], target_of(r))
             correct.append(1.0 if ok else 0.0)
             samples.append({
                 "task": task, "doc_id": doc_id, "id": r.get("id"), "prompt": r.get("prompt"),
                 "target": target_of(r), "prediction": r["prediction"], "correct": ok,
+                **({"extracted": _json_number(extract_number(r["prediction"]))} if compare == "numeric" else {}),
                 **({"routing": r["routing"]} if "routing" in r else {}),
             })
-        results[task] = {
-            "alias": task,
-            f"{METRIC},none": mean(correct),
-            f"{METRIC}_stderr,none": mean_stderr(correct),
-            "n": len(correct),
-        }
-    return results, samples
+        results[task], compares[task] = _entry(task, correct), compare
+        for level in levels_of(records):
+            sub = [c for c, r in zip(correct, records) if str((r.get("meta") or {}).get("level")) == level]
+            results[f"{task}_{level}"], compares[f"{task}_{level}"] = _entry(f"{task}_{level}", sub), compare
+    return results, samples, compares
 
 
 def predict(cfg: EvalConfig, tasks: dict[str, list[dict[str, Any]]], progress: ProgressFn) -> None:
@@ -133,8 +168,9 @@ def predict(cfg: EvalConfig, tasks: dict[str, list[dict[str, Any]]], progress: P
             r["prediction"] = p
 
 
-def results_file(cfg: EvalConfig, results: dict[str, dict[str, Any]], seconds: float, device: str) -> dict[str, Any]:
-    """The lm-evaluation-harness ``results.json`` layout."""
+def results_file(cfg: EvalConfig, results: dict[str, dict[str, Any]], seconds: float, device: str,
+                 compares: dict[str, str] | None = None) -> dict[str, Any]:
+    """The lm-evaluation-harness ``results.json`` layout (``compares``: task -> exact|numeric)."""
     from importlib import metadata
 
     model_args = ",".join(f"{k}={v}" for k, v in (("pretrained", cfg.model), ("peft", cfg.adapter)) if v)
@@ -142,7 +178,8 @@ def results_file(cfg: EvalConfig, results: dict[str, dict[str, Any]], seconds: f
     return {
         "results": results,
         "configs": {t: {"task": t, "output_type": "generate_until", "generation_kwargs": gen_kwargs,
-                        "metric_list": [{"metric": METRIC, "aggregation": "mean", "higher_is_better": True}]}
+                        "metric_list": [{"metric": METRIC, "aggregation": "mean", "higher_is_better": True,
+                                         "compare": (compares or {}).get(t, "exact")}]}
                     for t in results},
         "versions": {t: __version__ for t in results},
         "n-shot": {t: 0 for t in results},
@@ -159,6 +196,10 @@ def results_file(cfg: EvalConfig, results: dict[str, dict[str, Any]], seconds: f
 
 def run_eval(cfg: EvalConfig, progress: ProgressFn = no_progress) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Validate, read, predict (unless given predictions), score. Returns (results.json, samples)."""
+    if cfg.task in ("faithfulness", "minimal-pairs"):  # a rescored file: pairwise accuracy
+        from lorakit.evaluate.pairwise import run_pairwise
+
+        return run_pairwise(cfg.task, cfg.model or next(iter(cfg.data), None), cfg.limit)
     cfg.validate()
     start = time.perf_counter()
     tasks = load_tasks(cfg)
@@ -168,8 +209,8 @@ def run_eval(cfg: EvalConfig, progress: ProgressFn = no_progress) -> tuple[dict[
         from lorakit.runtime import resolve_device
 
         device = str(resolve_device(cfg.device))
-    results, samples = score(tasks)
-    return results_file(cfg, results, time.perf_counter() - start, device), samples
+    results, samples, compares = score(tasks, cfg.metric)
+    return results_file(cfg, results, time.perf_counter() - start, device, compares), samples
 
 
 def write_eval(out: str | Path, results: dict[str, Any], samples: list[dict[str, Any]], cfg: EvalConfig, force: bool) -> None:

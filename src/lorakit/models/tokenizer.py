@@ -18,8 +18,12 @@ PAD, UNK, BOS, EOS = 0, 1, 2, 3
 SPECIAL_TOKENS = {"pad_token": "<pad>", "unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"}
 
 
-def train_sentencepiece(lines: Iterable[str], vocab_size: int = 512, model_type: Literal["bpe", "unigram"] = "bpe") -> bytes:
-    """The serialized SentencePiece model trained on ``lines`` (deterministic: one thread, no sampling)."""
+def train_sentencepiece(lines: Iterable[str], vocab_size: int = 512, model_type: Literal["bpe", "unigram"] = "bpe",
+                        hard_vocab_limit: bool = False) -> bytes:
+    """The serialized SentencePiece model trained on ``lines`` (deterministic: one thread, no sampling).
+
+    ``hard_vocab_limit``: exactly ``vocab_size`` pieces, or a UsageError when the corpus supports fewer.
+    """
     import sentencepiece as spm
 
     if model_type not in ("bpe", "unigram"):
@@ -34,12 +38,15 @@ def train_sentencepiece(lines: Iterable[str], vocab_size: int = 512, model_type:
     try:
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(text), model_writer=model, vocab_size=vocab_size, model_type=model_type,
-            hard_vocab_limit=False, byte_fallback=True, character_coverage=1.0,
+            hard_vocab_limit=hard_vocab_limit, byte_fallback=True, character_coverage=1.0,
             pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, num_threads=1,
             input_sentence_size=0, shuffle_input_sentence=False, minloglevel=2,
         )
     except RuntimeError as e:  # e.g. "Vocabulary size is smaller than required_chars. 64 vs 285."
         reason = str(e).split("] ")[-1].split(". Increase")[0]
+        if "too high" in reason:  # "Vocabulary size too high (N). Please set it to a value <= M."
+            most = reason.rsplit("<=", 1)[-1].strip(" .")
+            raise UsageError(f"--vocab-size {vocab_size} is larger than this corpus supports (at most {most})") from None
         raise UsageError(f"--vocab-size {vocab_size} is too small for this corpus: {reason} "
                          "(byte fallback needs 256 pieces plus every distinct character)") from None
     return model.getvalue()

@@ -1,0 +1,161 @@
+"""lorakit merge (task-arithmetic) vs PEFT add_weighted_adapter(combination_type="svd"), one run.
+
+Llama-7B-shaped modules: hidden 4096, intermediate 11008, 2 layers, all linear targets (q k v o
+gate up down: 14 modules), r=16, alpha=32, random factors written as PEFT adapter folders (no
+base weights needed by lorakit). Both sides merge to rank 16 on the CPU with the same thread count.
+
+- lorakit: ``merge_adapters`` in a fresh subprocess per run (time and peak RSS via
+  resource.getrusage), on all 14 modules for 2, 4, 8, 16 adapters, and on the PEFT subset.
+- PEFT: a 2-layer LlamaConfig model with those sizes (vocabulary 128) and the 4 adapters loaded;
+  its svd builds each dense ΔW and runs a full SVD (~89 s per 4096² module here), so it runs
+  on a subset of modules (``--peft-modules``, default layer 0's q_proj), and both sides are
+  compared per module on that subset.
+- Agreement: ‖ΔW_lorakit − ΔW_PEFT‖ / ‖ΔW_exact‖ against the truncation error ‖ΔW_exact − ΔW_r‖ / ‖ΔW_exact‖.
+
+    .venv/bin/python bench/merge.py [--threads 1] [--peft-modules model.layers.0.self_attn.q_proj]
+
+The last line is the speed ratio PEFT / lorakit per module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+HIDDEN, INTER, LAYERS, R, ALPHA = 4096, 11008, 2, 16, 32
+SHAPES = {"self_attn.q_proj": (HIDDEN, HIDDEN), "self_attn.k_proj": (HIDDEN, HIDDEN), "self_attn.v_proj": (HIDDEN, HIDDEN),
+          "self_attn.o_proj": (HIDDEN, HIDDEN), "mlp.gate_proj": (INTER, HIDDEN), "mlp.up_proj": (INTER, HIDDEN),
+          "mlp.down_proj": (HIDDEN, INTER)}
+TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+CHILD = """
+import json, resource, sys, time, torch
+torch.set_num_threads({threads})
+from lorakit.lora.merge import MergeConfig, merge_adapters
+torch.linalg.qr(torch.randn(64, 8, dtype=torch.float64)); torch.linalg.svd(torch.randn(8, 8, dtype=torch.float64))
+baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+t = time.perf_counter()
+merge_adapters(MergeConfig(adapters={adapters!r}, out={out!r}, method="task-arithmetic", rank={rank}, force=True))
+print(json.dumps({{"seconds": time.perf_counter() - t, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "baseline": baseline}}))
+"""
+
+
+def modules(only: list[str] | None = None) -> dict[str, tuple[int, int]]:
+    out = {f"model.layers.{i}.{k}": shape for i in range(LAYERS) for k, shape in SHAPES.items()}
+    return {k: v for k, v in out.items() if only is None or k in only}
+
+
+def write_adapter(folder: Path, seed: int, only: list[str] | None = None) -> int:
+    """A PEFT folder with random factors (ΔW ≠ 0); returns its bytes."""
+    import torch
+    from safetensors.torch import save_file
+
+    g = torch.Generator().manual_seed(seed)
+    tensors = {}
+    for name, (out, inp) in modules(only).items():
+        tensors[f"base_model.model.{name}.lora_A.weight"] = torch.randn(R, inp, generator=g) / inp**0.5
+        tensors[f"base_model.model.{name}.lora_B.weight"] = torch.randn(out, R, generator=g) * 0.01
+    folder.mkdir(parents=True)
+    config = {"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": R, "lora_alpha": ALPHA, "lora_dropout": 0.0,
+              "target_modules": sorted(only) if only else TARGETS, "bias": "none", "fan_in_fan_out": False,
+              "use_rslora": False, "use_dora": False, "init_lora_weights": True, "base_model_name_or_path": None,
+              "inference_mode": True, "rank_pattern": {}, "alpha_pattern": {}}
+    (folder / "adapter_config.json").write_text(json.dumps(config))
+    save_file(tensors, str(folder / "adapter_model.safetensors"))
+    return (folder / "adapter_model.safetensors").stat().st_size
+
+
+def run_lorakit(adapters: list[Path], out: Path, threads: int) -> dict[str, float]:
+    code = CHILD.format(threads=threads, adapters=[str(a) for a in adapters], out=str(out), rank=R)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def run_peft(adapters: list[Path], subset: list[str], threads: int) -> tuple[float, dict]:
+    import torch
+    from peft import PeftModel
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.set_num_threads(threads)
+    config = LlamaConfig(vocab_size=128, hidden_size=HIDDEN, intermediate_size=INTER, num_hidden_layers=LAYERS,
+                         num_attention_heads=32, num_key_value_heads=32, max_position_embeddings=64)
+    model = LlamaForCausalLM(config).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        peft_model = PeftModel.from_pretrained(model, str(adapters[0]), adapter_name="a0")
+        for i, a in enumerate(adapters[1:], start=1):
+            peft_model.load_adapter(str(a), adapter_name=f"a{i}")
+        names = [f"a{i}" for i in range(len(adapters))]
+        t = time.perf_counter()
+        peft_model.add_weighted_adapter(names, [1.0] * len(names), "merged", combination_type="svd", svd_rank=R)
+        seconds = time.perf_counter() - t
+    layers = dict(peft_model.base_model.model.named_modules())
+    deltas = {n: layers[n].get_delta_weight("merged") for n in subset}
+    return seconds, deltas
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--peft-modules", default="model.layers.0.self_attn.q_proj", help="comma list of modules PEFT merges")
+    ap.add_argument("--counts", default="2,4,8,16")
+    args = ap.parse_args()
+    import torch
+
+    from lorakit.lora.adapters import open_adapter
+
+    torch.set_num_threads(args.threads)
+    subset = args.peft_modules.split(",")
+    with tempfile.TemporaryDirectory(prefix="bench-merge-") as tmp_str:
+        tmp = Path(tmp_str)
+        counts = [int(c) for c in args.counts.split(",")]
+        sizes = [write_adapter(tmp / f"full{i}", seed=i) for i in range(max(counts))]
+        small = [tmp / f"sub{i}" for i in range(4)]
+        for i, p in enumerate(small):
+            write_adapter(p, seed=i, only=subset)
+        print(f"adapters: {len(modules())} modules of 2 Llama-7B-shaped layers, r={R}, {sizes[0] / 2**20:.1f} MiB each; "
+              f"threads {args.threads}", flush=True)
+
+        # lorakit: all modules, 2..16 adapters, fresh process each
+        rows = {}
+        for n in counts:
+            rows[n] = run_lorakit([tmp / f"full{i}" for i in range(n)], tmp / f"out{n}", args.threads)
+            budget = 2 * sum(sizes[:n]) + 300 * 2**20
+            print(f"lorakit task-arithmetic, {n:2d} adapters, 14 modules: {rows[n]['seconds']:7.2f} s  "
+                  f"peak RSS {rows[n]['peak_rss'] / 2**20:6.0f} MiB (inputs {sum(sizes[:n]) / 2**20:.0f} MiB; "
+                  f"limit 2x inputs + 300 MiB = {budget / 2**20:.0f} MiB: {'ok' if rows[n]['peak_rss'] <= budget else 'OVER'}; "
+                  f"process baseline after imports {rows[n]['baseline'] / 2**20:.0f} MiB)", flush=True)
+
+        # the PEFT subset, both sides on the same modules
+        lk = run_lorakit(small, tmp / "sub-out", args.threads)
+        print(f"lorakit on the PEFT subset ({', '.join(subset)}), 4 adapters: {lk['seconds']:.2f} s", flush=True)
+        peft_s, peft_deltas = run_peft(small, subset, args.threads)
+        print(f"PEFT add_weighted_adapter svd on the subset, 4 adapters: {peft_s:.1f} s "
+              f"(est. {peft_s / len(subset) * 14:.0f} s for all 14 modules)", flush=True)
+
+        # agreement: same ΔW up to the truncation error
+        merged = open_adapter(tmp / "sub-out")
+        inputs = [open_adapter(p) for p in small]
+        for name in subset:
+            B, A = merged.factors(name, torch.float64)
+            ours = B @ A
+            exact = sum(a.modules[name].scaling * (lambda f: f[0] @ f[1])(a.factors(name, torch.float64)) for a in inputs)
+            norm = exact.norm()
+            diff = float((ours - peft_deltas[name].double()).norm() / norm)
+            trunc = float((exact - ours).norm() / norm)
+            print(f"{name}: relative ΔW difference lorakit vs PEFT {diff:.2e}; truncation error (both) {trunc:.4f}")
+        print(f"lorakit time vs adapters: " + ", ".join(f"{n}: {rows[n]['seconds']:.2f} s" for n in counts))
+        ratio = peft_s / lk["seconds"]
+        whole = (peft_s / len(subset) * 14) / rows[4]["seconds"] if 4 in rows else float("nan")
+        print(f"speed ratio PEFT svd / lorakit task-arithmetic: {ratio:.0f}x on the same {len(subset)} module(s), "
+              f"{whole:.0f}x for the whole 14-module adapter with PEFT extrapolated (target >= 50x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""``lorakit pretrain-bert``: a SentencePiece unigram tokenizer and a BERT trained from scratch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lorakit.cli.common import Device, Force, Json, Out, Quiet, Seed, Threads, Verbose, command, emit_json, log, progress
+
+Opt = typer.Option
+
+
+@command
+def pretrain_bert(
+    corpus: Annotated[str, typer.Argument(help="Text file (one document per line), JSONL with a \"text\" field, a local datasets folder, or '-'.")],
+    out: Out,
+    vocab_size: Annotated[int, Opt(help="Pieces of the SentencePiece unigram tokenizer (an error if the corpus supports fewer).")] = 4000,
+    layers: Annotated[int, Opt(help="Transformer layers.")] = 4,
+    hidden: Annotated[int, Opt(help="Hidden size.")] = 256,
+    heads: Annotated[int, Opt(help="Attention heads (hidden must be a multiple).")] = 4,
+    intermediate: Annotated[int, Opt(help="Feed-forward width.")] = 1024,
+    dropout: Annotated[float, Opt(help="Hidden-layer dropout.")] = 0.1,
+    attention_dropout: Annotated[float | None, Opt(help="Attention dropout (default: --dropout).")] = None,
+    objective: Annotated[str, Opt(help="mlm, mlm+nsp (next sentence) or mlm+sop (sentence order).")] = "mlm+nsp",
+    max_seq_len: Annotated[int, Opt(help="Tokens per sentence pair, [CLS]/[SEP] included (also the position limit).")] = 128,
+    whole_word_masking: Annotated[bool, Opt(help="Mask every piece of a chosen word.")] = False,
+    mask_prob: Annotated[float, Opt(help="Fraction of tokens to predict (80 % [MASK], 10 % random, 10 % kept).")] = 0.15,
+    steps: Annotated[int | None, Opt(help="Optimizer steps (the step budget); wins over --epochs.")] = None,
+    epochs: Annotated[int, Opt(help="Passes over the corpus (ignored when --steps is given).")] = 3,
+    batch_size: Annotated[int, Opt(help="Sentence pairs per optimizer step.")] = 32,
+    lr: Annotated[float, Opt(help="Peak learning rate (AdamW).")] = 5e-4,
+    warmup: Annotated[float, Opt(help="Fraction of the steps in linear warmup, then cosine decay to 0.")] = 0.05,
+    weight_decay: Annotated[float, Opt(help="AdamW weight decay (matrices only).")] = 0.01,
+    clip: Annotated[float, Opt(help="Gradient-norm clipping (0: off).")] = 1.0,
+    checkpoint_every: Annotated[int, Opt(help="Save a checkpoint to OUT.ckpt every N steps (0: only on Ctrl-C).")] = 1000,
+    resume: Annotated[bool, Opt(help="Continue from OUT.ckpt if it exists; same options required.")] = False,
+    device: Device = "auto",
+    seed: Seed = 0,
+    force: Force = False,
+    json: Json = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    threads: Threads = None,
+) -> None:
+    """Pretrain a BERT (BertForPreTraining) and its unigram tokenizer from scratch; write an HF model folder."""
+    from lorakit.models.bert import BertPretrainConfig, pretrain_bert as run
+    from lorakit.runtime import quiet_libraries, set_threads
+
+    quiet_libraries()
+    set_threads(threads)
+    cfg = BertPretrainConfig(
+        corpus=corpus, out=Path(out), vocab_size=vocab_size, layers=layers, hidden=hidden, heads=heads,
+        intermediate=intermediate, dropout=dropout, attention_dropout=attention_dropout, objective=objective,
+        max_seq_len=max_seq_len, whole_word_masking=whole_word_masking, mask_prob=mask_prob, steps=steps,
+        epochs=epochs, batch_size=batch_size, lr=lr, warmup=warmup, weight_decay=weight_decay, clip=clip,
+        checkpoint_every=checkpoint_every, resume=resume, device=device, seed=seed, force=force,
+    )
+    with progress(quiet) as report:
+        result = run(cfg, report)
+    if json:
+        emit_json(result.summary())
+    log(f"wrote {out}: {result.parameters:,} parameters, vocab {result.vocab_size}, {result.fit.steps} steps, "
+        f"final loss {result.fit.final_loss:.4f}, {result.fit.tokens_per_second:,.0f} tokens/s", quiet)

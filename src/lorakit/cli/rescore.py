@@ -1,0 +1,46 @@
+"""``lorakit rescore``: rerank candidates with a BERT (pseudo-log-likelihood and/or NSP)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lorakit.cli.common import Device, Force, Json, OutFile, Quiet, Threads, Verbose, command, emit_json, log
+
+Opt = typer.Option
+
+
+@command
+def rescore(
+    scorer: Annotated[str, typer.Argument(help="BERT folder (from pretrain-bert, or any BertForPreTraining/BertForMaskedLM).")],
+    data: Annotated[str, typer.Argument(help="JSONL with 'source' and 'candidates' (a list of ≥ 2 strings); '-' = stdin.")],
+    out: OutFile = None,
+    method: Annotated[str, Opt(help="pll (pseudo-log-likelihood of the candidate given the source), nsp (log P(IsNext)) or pll+nsp (sum).")] = "pll",
+    pll_variant: Annotated[str, Opt(help="original (mask one token) or within-word (also mask the word's later pieces).")] = "original",
+    contrast: Annotated[bool, Opt(help="Subtract the candidate's PLL without the source (cancels plain fluency).")] = False,
+    batch_size: Annotated[int, Opt(help="Masked copies per forward pass.")] = 256,
+    device: Device = "auto",
+    threads: Threads = None,
+    force: Force = False,
+    json: Json = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Add 'scores' (per candidate, higher = better) and 'best' to every record; keep every input field."""
+    import json as jsonlib
+
+    from lorakit.io import check_output, write_jsonl
+    from lorakit.rescore.run import RescoreConfig, dumps_summary, rescore as run
+
+    cfg = RescoreConfig(scorer=scorer, data=data, method=method, pll_variant=pll_variant, contrast=contrast,
+                        batch_size=batch_size, device=device, threads=threads)
+    cfg.validate()
+    check_output(out, force)
+    records = run(cfg)
+    write_jsonl(records, out, force)
+    summary = jsonlib.loads(dumps_summary(records))
+    if json and out not in (None, "-"):
+        emit_json({"out": out, **summary})
+    acc = "" if summary["accuracy"] is None else f", best = label in {summary['accuracy']:.1%}"
+    log(f"scored {summary['records']} records ({cfg.method}{' contrast' if contrast else ''}){acc}", quiet)

@@ -1,0 +1,282 @@
+"""PEFT LoRA adapter folders read and written without a base model.
+
+An adapter folder is ``adapter_config.json`` + ``adapter_model.safetensors``. Reading parses the
+config and the safetensors header (names, shapes, dtypes) up front, then loads one module's
+factors at a time through ``safe_open`` (memory-mapped), so a merge holds about one module per
+input in memory. Everything that cannot be merged linearly is refused with one clear line:
+DoRA, ``lora_bias``, trained biases, full-weight copies (``modules_to_save``), PiSSA-style
+inits (relative to a modified base), conv LoRAs, pickled ``.bin`` folders, corrupt files.
+
+Conventions: a module's factors are ``B`` (out × r) and ``A`` (r × in); ΔW = scaling · B A in
+the ``nn.Linear`` layout (out × in). ``fan_in_fan_out`` (GPT-2 ``Conv1D``) only transposes ΔW
+when it is added to the stored weight; the factors themselves have the same layout, so merging
+in factor space does not depend on it. Embedding LoRAs (``lora_embedding_A/B``) follow the same
+factor algebra (PEFT adds (B A)ᵀ to the embedding matrix) and are merged the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from lorakit.errors import IncompatibleError, InputError
+from lorakit.models.load import check_adapter_dir
+
+if TYPE_CHECKING:
+    import torch
+
+CONFIG = "adapter_config.json"
+WEIGHTS = "adapter_model.safetensors"
+PREFIX = "base_model.model."
+SUFFIXES: dict[str, tuple[str, Literal["A", "B"], Literal["linear", "embedding"]]] = {
+    ".lora_A.weight": (".lora_A.weight", "A", "linear"),
+    ".lora_B.weight": (".lora_B.weight", "B", "linear"),
+    ".lora_embedding_A": (".lora_embedding_A", "A", "embedding"),
+    ".lora_embedding_B": (".lora_embedding_B", "B", "embedding"),
+}
+MUTATED_INITS = ("pissa", "olora", "corda", "loftq", "lora_ga", "eva")
+"""init_lora_weights values whose saved adapter is relative to a modified base (unless converted)."""
+
+
+@dataclass(frozen=True)
+class LoraModule:
+    """One adapted module: where its factors are stored and how PEFT scales them."""
+
+    name: str
+    """Module path as PEFT matches it (``model.layers.0.self_attn.q_proj``)."""
+    key: str
+    """Tensor-name stem in the file (usually ``base_model.model.`` + name)."""
+    kind: Literal["linear", "embedding"]
+    r: int
+    alpha: float
+    scaling: float
+    out_features: int
+    in_features: int
+
+    def tensor_names(self) -> tuple[str, str]:
+        """(B name, A name)."""
+        if self.kind == "embedding":
+            return f"{self.key}.lora_embedding_B", f"{self.key}.lora_embedding_A"
+        return f"{self.key}.lora_B.weight", f"{self.key}.lora_A.weight"
+
+
+@dataclass
+class Adapter:
+    """An opened adapter folder: config, module table, lazy access to factors."""
+
+    path: Path
+    config: dict[str, Any]
+    modules: dict[str, LoraModule]
+    dtype: str
+    nbytes: int
+    fingerprint: str | None = None
+    """Base fingerprint recorded by ``train-lora`` in lorakit.json, when present."""
+    _checked: set[str] = field(default_factory=set)
+
+    @property
+    def base(self) -> str | None:
+        return self.config.get("base_model_name_or_path")
+
+    @property
+    def fan_in_fan_out(self) -> bool:
+        return bool(self.config.get("fan_in_fan_out"))
+
+    def factors(self, name: str, dtype: "torch.dtype | None" = None) -> tuple["torch.Tensor", "torch.Tensor"]:
+        """(B, A) of one module, unscaled; non-finite values raise InputError."""
+        import torch
+        from safetensors import SafetensorError, safe_open
+
+        m = self.modules[name]
+        b_name, a_name = m.tensor_names()
+        try:
+            with safe_open(str(self.path / WEIGHTS), framework="pt") as fh:
+                B, A = fh.get_tensor(b_name), fh.get_tensor(a_name)
+        except (SafetensorError, OSError) as e:
+            raise InputError(f"{self.path / WEIGHTS}: cannot read {name} ({e})") from None
+        for t, n in ((B, b_name), (A, a_name)):
+            if not torch.isfinite(t).all():
+                raise InputError(f"{self.path / WEIGHTS}: non-finite values (NaN/inf) in {n}")
+        if dtype is not None:
+            B, A = B.to(dtype), A.to(dtype)
+        return B, A
+
+
+# reading ----------------------------------------------------------------------------------------
+
+
+def pattern_key(patterns: Iterable[str], name: str) -> str:
+    """PEFT's ``get_pattern_key``: the first pattern that matches the end of ``name``."""
+    for key in patterns:
+        if re.match(rf"(.*\.)?({key})$", name):
+            return key
+    return name
+
+
+def scaling_of(config: Mapping[str, Any], name: str) -> tuple[int, float, float]:
+    """(r, alpha, scaling) for module ``name`` as PEFT computes them (rank/alpha patterns, rsLoRA)."""
+    rank_pattern = config.get("rank_pattern") or {}
+    alpha_pattern = config.get("alpha_pattern") or {}
+    r = int(rank_pattern.get(pattern_key(rank_pattern, name), config["r"]))
+    alpha = float(alpha_pattern.get(pattern_key(alpha_pattern, name), config["lora_alpha"]))
+    scaling = alpha / math.sqrt(r) if config.get("use_rslora") else alpha / r
+    return r, alpha, scaling
+
+
+def _check_config(path: Path, config: dict[str, Any]) -> None:
+    def refuse(what: str) -> None:
+        raise IncompatibleError(f"{path}: {what}; lorakit merges plain LoRA adapters only")
+
+    if str(config.get("peft_type", "LORA")).upper() != "LORA":
+        refuse(f"a {config.get('peft_type')} adapter")
+    if config.get("use_dora"):
+        refuse("a DoRA adapter (use_dora=true) cannot be merged linearly")
+    if config.get("lora_bias"):
+        refuse("lora_bias=true (a trained bias on lora_B)")
+    if config.get("bias", "none") != "none":
+        refuse(f"bias={config['bias']!r} (trained base biases)")
+    if config.get("modules_to_save"):
+        refuse(f"modules_to_save={config['modules_to_save']} (full-weight copies)")
+    if config.get("layer_replication") or config.get("target_parameters") or config.get("trainable_token_indices"):
+        refuse("layer_replication / target_parameters / trainable_token_indices")
+    init = str(config.get("init_lora_weights", True)).lower()
+    if init.startswith(MUTATED_INITS):
+        refuse(f"init_lora_weights={init!r} (saved relative to a modified base)")
+    for k in ("r", "lora_alpha"):
+        if not isinstance(config.get(k), (int, float)) or config[k] <= 0:
+            raise InputError(f"{path / CONFIG}: {k!r} missing or not a positive number")
+
+
+def _classify(path: Path, key: str) -> tuple[str, Literal["A", "B"], Literal["linear", "embedding"]]:
+    for suffix, (_, which, kind) in SUFFIXES.items():
+        if key.endswith(suffix):
+            return key[: -len(suffix)], which, kind
+    if "lora_magnitude_vector" in key:
+        raise IncompatibleError(f"{path}: a DoRA adapter ({key}) cannot be merged linearly; lorakit merges plain LoRA adapters only")
+    if ".lora_B.bias" in key:
+        raise IncompatibleError(f"{path}: lora_bias tensor {key}; lorakit merges plain LoRA adapters only")
+    raise IncompatibleError(f"{path}: unsupported tensor {key} (only LoRA A/B factors can be merged)")
+
+
+def open_adapter(path: str | Path) -> Adapter:
+    """Parse and check an adapter folder (config + safetensors header); no weights are read yet."""
+    from safetensors import SafetensorError, safe_open
+
+    p = check_adapter_dir(path)
+    config = _read_config(p)
+    _check_config(p, config)
+    found: dict[str, dict[str, Any]] = {}
+    dtypes: set[str] = set()
+    try:
+        with safe_open(str(p / WEIGHTS), framework="pt") as fh:
+            for key in fh.keys():
+                stem, which, kind = _classify(p, key)
+                sl = fh.get_slice(key)
+                entry = found.setdefault(stem, {"kind": kind})
+                entry[which] = tuple(sl.get_shape())
+                dtypes.add(str(sl.get_dtype()))
+    except SafetensorError as e:
+        raise InputError(f"{p / WEIGHTS}: not a readable safetensors file ({e})") from None
+    if not found:
+        raise InputError(f"{p / WEIGHTS}: no LoRA tensors")
+    modules = {}
+    for stem, entry in found.items():
+        name = stem[len(PREFIX):] if stem.startswith(PREFIX) else stem
+        if "A" not in entry or "B" not in entry:
+            raise InputError(f"{p / WEIGHTS}: {name} has only lora_{'A' if 'A' in entry else 'B'}")
+        a, b = entry["A"], entry["B"]
+        if len(a) != 2 or len(b) != 2:
+            raise IncompatibleError(f"{p}: {name} is not a linear/embedding LoRA (factor shapes {list(b)}, {list(a)})")
+        r, alpha, scaling = scaling_of(config, name)
+        if not a[0] == b[1] == r:
+            raise InputError(f"{p}: {name} has rank {a[0]}/{b[1]} in the weights but r={r} in {CONFIG}")
+        modules[name] = LoraModule(name, stem, entry["kind"], r, alpha, scaling, out_features=b[0], in_features=a[1])
+    fingerprint = None
+    meta = p / "lorakit.json"
+    if meta.is_file():
+        try:
+            fingerprint = (json.loads(meta.read_text(encoding="utf-8")).get("base") or {}).get("fingerprint")
+        except (json.JSONDecodeError, AttributeError):
+            fingerprint = None
+    dtype = dtypes.pop() if len(dtypes) == 1 else "mixed"
+    return Adapter(p, config, modules, dtype, (p / WEIGHTS).stat().st_size, fingerprint)
+
+
+def _read_config(p: Path) -> dict[str, Any]:
+    try:
+        config = json.loads((p / CONFIG).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{p / CONFIG}: invalid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise InputError(f"{p / CONFIG}: expected a JSON object")
+    return config
+
+
+def check_mergeable(adapters: list[Adapter], allow_different_bases: bool = False) -> str | None:
+    """Same base model (by name and, when recorded, fingerprint) and same module shapes; the base name."""
+    bases = {a.base for a in adapters if a.base}
+    if len(bases) > 1 and not allow_different_bases:
+        raise IncompatibleError(f"adapters of different base models ({', '.join(sorted(bases))}); "
+                                "pass --allow-different-bases if they are the same weights")
+    prints = {a.fingerprint for a in adapters if a.fingerprint}
+    if len(prints) > 1 and not allow_different_bases:
+        raise IncompatibleError("adapters trained on different base weights (lorakit.json base fingerprints differ)")
+    seen: dict[str, tuple[Adapter, LoraModule]] = {}
+    for a in adapters:
+        for name, m in a.modules.items():
+            if name in seen:
+                other, om = seen[name]
+                if (om.out_features, om.in_features, om.kind) != (m.out_features, m.in_features, m.kind):
+                    raise IncompatibleError(
+                        f"{name}: shape {om.out_features}x{om.in_features} in {other.path} but "
+                        f"{m.out_features}x{m.in_features} in {a.path} (adapters of different models)")
+            else:
+                seen[name] = (a, m)
+    return sorted(bases)[0] if bases else None
+
+
+def module_union(adapters: list[Adapter]) -> list[str]:
+    """Every module adapted by any input, in first-seen file order."""
+    names: dict[str, None] = {}
+    for a in adapters:
+        names.update(dict.fromkeys(a.modules))
+    return list(names)
+
+
+# writing ----------------------------------------------------------------------------------------
+
+
+def adapter_config(template: Mapping[str, Any], ranks: Mapping[str, int], base: str | None,
+                   fan_in_fan_out: bool) -> dict[str, Any]:
+    """A plain LoRA config for per-module ``ranks``: r == lora_alpha (scaling 1), no rsLoRA.
+
+    target_modules lists the exact module names (no suffix matching that could add modules the
+    inputs did not adapt); modules whose rank differs from the most common one go in
+    rank_pattern / alpha_pattern.
+    """
+    counts: dict[int, int] = {}
+    for r in ranks.values():
+        counts[r] = counts.get(r, 0) + 1
+    r = max(counts, key=lambda k: (counts[k], k))
+    pattern = {name: rk for name, rk in ranks.items() if rk != r}
+    config = dict(template)
+    config.update(
+        r=r, lora_alpha=r, use_rslora=False, use_dora=False, lora_bias=False, bias="none",
+        rank_pattern=pattern, alpha_pattern=dict(pattern), target_modules=sorted(ranks),
+        layers_to_transform=None, layers_pattern=None, exclude_modules=None, modules_to_save=None,
+        init_lora_weights=True, base_model_name_or_path=base, fan_in_fan_out=fan_in_fan_out,
+        inference_mode=True, peft_type="LORA",
+    )
+    return config
+
+
+def write_adapter(folder: Path, config: Mapping[str, Any], tensors: Mapping[str, "torch.Tensor"]) -> None:
+    """Write ``adapter_config.json`` and ``adapter_model.safetensors`` into ``folder`` (being built)."""
+    from safetensors.torch import save_file
+
+    (folder / CONFIG).write_text(json.dumps(dict(config), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(folder / WEIGHTS), metadata={"format": "pt"})

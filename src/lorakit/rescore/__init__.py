@@ -1,0 +1,1 @@
+"""Scorers (pseudo-log-likelihood, next-sentence prediction) and reranking."""

@@ -1,0 +1,142 @@
+"""``lorakit rescore``: score every candidate of every record with a BERT; keep the best.
+
+Records need ``source`` (a string) and ``candidates`` (a list of at least two strings); every
+input field is kept and ``scores`` (one per candidate, higher = more faithful) and ``best`` (the
+index of the highest score) are added. Methods: ``pll`` (per-token PLL of the candidate as
+segment B given the source as segment A), ``nsp`` (log P(IsNext)), ``pll+nsp`` (their sum).
+``contrast`` subtracts the candidate's PLL without the source, cancelling plain fluency.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lorakit.errors import IncompatibleError, InputError, UsageError
+from lorakit.io import STDIO, iter_jsonl
+from lorakit.models.load import check_model_dir
+from lorakit.rescore.pll import VARIANTS
+
+METHODS = ("pll", "nsp", "pll+nsp")
+MLM_HEADS = ("BertForPreTraining", "BertForMaskedLM")
+
+
+@dataclass
+class RescoreConfig:
+    scorer: str
+    """BERT folder written by ``pretrain-bert`` (or any BertForPreTraining / BertForMaskedLM folder)."""
+    data: str
+    """JSONL with ``source`` and ``candidates`` ('-' = stdin)."""
+    method: str = "pll"
+    pll_variant: str = "original"
+    contrast: bool = False
+    """PLL(candidate | source) − PLL(candidate alone)."""
+    batch_size: int = 256
+    """Masked copies per forward pass."""
+    device: str = "auto"
+    threads: int | None = None
+
+    def validate(self) -> None:
+        problems = []
+        if self.method not in METHODS:
+            problems.append(f"--method must be one of {', '.join(METHODS)}, not {self.method!r}")
+        if self.pll_variant not in VARIANTS:
+            problems.append(f"--pll-variant must be one of {', '.join(VARIANTS)}, not {self.pll_variant!r}")
+        if self.contrast and self.method == "nsp":
+            problems.append("--contrast applies to PLL: use it with --method pll or pll+nsp")
+        if self.batch_size < 1:
+            problems.append(f"--batch-size must be at least 1, not {self.batch_size}")
+        if problems:
+            raise UsageError("; ".join(problems))
+
+
+def read_records(path: str) -> list[dict[str, Any]]:
+    """Read and check every record before any model loads."""
+    name = "<stdin>" if path == STDIO else path
+    records = []
+    for i, r in enumerate(iter_jsonl(path, required=("source",)), start=1):
+        cands = r.get("candidates")
+        if not isinstance(cands, list) or len(cands) < 2 or not all(isinstance(c, str) for c in cands):
+            raise InputError(f"{name}: record {i}: 'candidates' must be a list of at least two strings")
+        records.append(r)
+    if not records:
+        raise InputError(f"{name}: no records")
+    return records
+
+
+def load_scorer(path: str | Path, method: str, device: Any) -> tuple[Any, Any]:
+    """The BERT (with an MLM head; with an NSP head for nsp) and its tokenizer, in eval mode."""
+    from transformers import BertForMaskedLM, BertForPreTraining
+
+    from lorakit.models.load import load_tokenizer
+    from lorakit.io import read_json
+
+    p = check_model_dir(path, "scorer")
+    arch = (read_json(p / "config.json").get("architectures") or ["?"])[0]
+    needs = ("BertForPreTraining",) if "nsp" in method else MLM_HEADS
+    if arch not in needs:
+        what = "next-sentence head" if "nsp" in method and arch in MLM_HEADS else "masked-LM head"
+        raise IncompatibleError(f"{p}: scorer has no {what} (architecture {arch}); --method {method} needs "
+                                f"{' or '.join(needs)} (as written by pretrain-bert)")
+    cls = BertForPreTraining if arch == "BertForPreTraining" else BertForMaskedLM
+    model, info = cls.from_pretrained(str(p), local_files_only=True, use_safetensors=True, output_loading_info=True)
+    missing = [k for k in info["missing_keys"] if k.startswith("cls.") and not k.endswith("decoder.weight")]
+    if missing:
+        raise IncompatibleError(f"{p}: scorer weights lack the prediction heads ({', '.join(missing[:2])})")
+    tok = load_tokenizer(p)
+    if tok.mask_token_id is None or tok.cls_token_id is None or tok.sep_token_id is None:
+        raise IncompatibleError(f"{p}: the tokenizer has no mask/cls/sep tokens (not a BERT tokenizer)")
+    return model.to(device).eval(), tok
+
+
+def rescore(cfg: RescoreConfig) -> list[dict[str, Any]]:
+    """The records with ``scores`` and ``best`` added (and ``method``)."""
+    from lorakit.models.bert import word_starts
+    from lorakit.rescore.pll import encode_pair, is_next, pll
+    from lorakit.runtime import quiet_libraries, resolve_device, set_threads
+
+    cfg.validate()
+    records = read_records(cfg.data)
+    device = resolve_device(cfg.device)
+    set_threads(cfg.threads)
+    quiet_libraries()
+    model, tok = load_scorer(cfg.scorer, cfg.method, device)
+    max_len = model.config.max_position_embeddings
+
+    # encode: one sequence per (record, candidate)
+    def ids(texts: list[str]) -> list[list[int]]:
+        return tok(texts, add_special_tokens=False)["input_ids"]
+
+    sources = ids([r["source"] for r in records])
+    pairs = [(s, c) for r, s in zip(records, sources) for c in ids(r["candidates"])]
+    cls_id, sep_id, mask_id, pad_id = tok.cls_token_id, tok.sep_token_id, tok.mask_token_id, tok.pad_token_id
+    seqs = [encode_pair(s, c, cls_id, sep_id, max_len) for s, c in pairs]
+
+    # score
+    flat = [0.0] * len(seqs)
+    if "pll" in cfg.method:
+        starts = word_starts(tok) if cfg.pll_variant == "within-word" else None
+        flat = pll(model, seqs, mask_id, pad_id, starts, cfg.pll_variant, cfg.batch_size)  # type: ignore[arg-type]
+        if cfg.contrast:
+            alone = [encode_pair(None, c, cls_id, sep_id, max_len) for _, c in pairs]
+            flat = [a - b for a, b in zip(flat, pll(model, alone, mask_id, pad_id, starts, cfg.pll_variant, cfg.batch_size))]  # type: ignore[arg-type]
+    if "nsp" in cfg.method:
+        flat = [a + b for a, b in zip(flat, is_next(model, seqs, pad_id, cfg.batch_size))]
+
+    # attach
+    out, k = [], 0
+    for r in records:
+        scores = [round(v, 6) for v in flat[k:k + len(r["candidates"])]]
+        k += len(r["candidates"])
+        out.append({**r, "scores": scores, "best": max(range(len(scores)), key=scores.__getitem__),
+                    "method": cfg.method + ("-contrast" if cfg.contrast else ""), "scorer": str(cfg.scorer)})
+    return out
+
+
+def dumps_summary(records: list[dict[str, Any]]) -> str:
+    """With labels present, the share of records whose best candidate is the labelled one."""
+    labelled = [r for r in records if isinstance(r.get("label"), int)]
+    acc = sum(r["best"] == r["label"] for r in labelled) / len(labelled) if labelled else None
+    return json.dumps({"records": len(records), "labelled": len(labelled), "accuracy": acc})

@@ -1,0 +1,240 @@
+"""Merge maths: exactness (Hypothesis), PEFT parity, merged-model output = all sources active."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lorakit.errors import IncompatibleError, UsageError
+from lorakit.lora import merge as M
+from lorakit.lora.adapters import open_adapter
+from tests.helpers import make_peft_adapter
+
+FAST = settings(max_examples=15, deadline=None)
+
+
+@st.composite
+def modules(draw, min_n=1, max_n=4):
+    """(parts [(B, A, scaling)], weights) of one random module, float64."""
+    out, inp = draw(st.integers(3, 12)), draw(st.integers(3, 12))
+    n = draw(st.integers(min_n, max_n))
+    seed = draw(st.integers(0, 2**16))
+    g = torch.Generator().manual_seed(seed)
+    parts = []
+    for _ in range(n):
+        r = draw(st.integers(1, 4))
+        s = draw(st.floats(0.1, 4.0))
+        parts.append((torch.randn(out, r, generator=g, dtype=torch.float64), torch.randn(r, inp, generator=g, dtype=torch.float64), s))
+    weights = draw(st.lists(st.floats(-2, 2).filter(lambda w: abs(w) > 1e-3), min_size=n, max_size=n))
+    return parts, weights
+
+
+def dense_sum(parts, weights):
+    return sum(w * s * b @ a for (b, a, s), w in zip(parts, weights))
+
+
+def rel(x, y):
+    return float((x - y).norm() / max(y.norm(), 1e-30))
+
+
+# exactness -------------------------------------------------------------------------------------
+
+
+@FAST
+@given(modules())
+def test_cat_and_task_arithmetic_equal_the_dense_sum(mod):
+    parts, weights = mod
+    want = dense_sum(parts, weights)
+    cat = M.merge_module("cat", "m", parts, weights)
+    assert cat.rank == sum(b.shape[1] for b, _, _ in parts)
+    assert rel(cat.B @ cat.A, want) <= 1e-5
+    full = sum(b.shape[1] for b, _, _ in parts)
+    ta = M.merge_module("task-arithmetic", "m", parts, weights, rank=full)
+    assert rel(ta.B @ ta.A, want) <= 1e-5 and ta.truncation_error <= 1e-6
+
+
+@FAST
+@given(modules(min_n=2), st.integers(1, 3))
+def test_recompression_is_the_best_rank_r_and_reports_its_error(mod, rank):
+    parts, weights = mod
+    want = dense_sum(parts, weights)
+    res = M.merge_module("svd", "m", parts, weights, rank=rank)
+    S = torch.linalg.svdvals(want)
+    best = float(S[rank:].square().sum().sqrt() / S.square().sum().sqrt())
+    assert res.truncation_error == pytest.approx(best, abs=1e-6)
+    assert rel(res.B @ res.A, want) == pytest.approx(best, abs=1e-6)
+
+
+@FAST
+@given(modules())
+def test_uniform_is_the_product_of_averaged_factors_and_one_input_reproduces_itself(mod):
+    parts, weights = mod
+    res = M.merge_module("linear", "m", parts, weights)
+    B = sum(w * s**0.5 * M.pad_rank(b, res.rank, 1) for (b, _, s), w in zip(parts, weights))
+    A = sum(w * s**0.5 * M.pad_rank(a, res.rank, 0) for (_, a, s), w in zip(parts, weights))
+    assert rel(res.B @ res.A, B @ A) <= 1e-10
+    b, a, s = parts[0]
+    for method in ("uniform", "cat", "task-arithmetic"):
+        one = M.merge_module(method, "m", [parts[0]], [1.0])
+        assert rel(one.B @ one.A, s * b @ a) <= 1e-10
+
+
+def test_elementwise_pieces():
+    t = torch.tensor([[3.0, -1.0], [0.5, -4.0]])
+    assert torch.equal(M.trim(t, 0.5), torch.tensor([[3.0, 0.0], [0.0, -4.0]]))
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    big = torch.ones(200, 200)
+    d = M.dare(big, 0.25, g1)
+    assert torch.equal(d, M.dare(big, 0.25, g2)) and set(d.unique().tolist()) == {0.0, 4.0}
+    assert abs(float(d.mean()) - 1) < 0.05
+    # TIES: signs elected on the weighted sum, disjoint mean over the agreeing inputs
+    stacked = torch.tensor([[[2.0, -1.0]], [[4.0, 3.0]], [[-1.0, 0.0]]])
+    assert torch.allclose(M.disjoint_mean(stacked, torch.ones(3)), torch.tensor([[3.0, 3.0]]))
+
+
+def test_dense_methods_with_density_one_equal_their_linear_counterpart():
+    g = torch.Generator().manual_seed(0)
+    parts = [(torch.randn(6, 2, generator=g), torch.randn(2, 5, generator=g), 2.0) for _ in range(3)]
+    want = dense_sum(parts, [0.5, 1.0, -0.25])
+    for method in ("dare-linear", "magnitude-prune"):
+        res = M.merge_module(method, "m", parts, [0.5, 1.0, -0.25], rank=5, density=1.0)
+        assert rel(res.B @ res.A, want) <= 1e-5 and res.truncation_error < 1e-5
+    a = M.merge_module("dare-ties", "m.q", parts, [1, 1, 1], rank=2, density=0.5, seed=3)
+    b = M.merge_module("dare-ties", "m.q", parts, [1, 1, 1], rank=2, density=0.5, seed=3)
+    c = M.merge_module("dare-ties", "m.q", parts, [1, 1, 1], rank=2, density=0.5, seed=4)
+    assert torch.equal(a.B, b.B) and not torch.equal(a.B, c.B) and a.truncation_error > 0
+
+
+def test_config_validation_collects_problems(tmp_path):
+    cfg = M.MergeConfig([tmp_path], tmp_path / "o", method="ties", weights=[1, 2], rank=0)
+    with pytest.raises(UsageError) as e:
+        cfg.validate()
+    assert "--weights has 2" in str(e.value) and "--rank" in str(e.value) and "--density" in str(e.value)
+    with pytest.raises(UsageError, match="--peft-compat applies"):
+        M.MergeConfig([tmp_path], tmp_path / "o", method="cat", peft_compat=True).validate()
+
+
+# against PEFT, with a model ---------------------------------------------------------------------
+
+
+def _peft(base, adapters: dict):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(base)).eval()
+    names = list(adapters)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        peft_model = PeftModel.from_pretrained(model, str(adapters[names[0]]), adapter_name=names[0])
+        for n in names[1:]:
+            peft_model.load_adapter(str(adapters[n]), adapter_name=n)
+    return peft_model
+
+
+def _logits(model):
+    ids = torch.tensor([[5, 17, 42, 8, 99, 3, 12]])
+    with torch.no_grad():
+        return model(input_ids=ids).logits
+
+
+@pytest.fixture(scope="module")
+def llama_pair(make_tiny_model, tmp_path_factory):
+    base = make_tiny_model("llama")
+    d = tmp_path_factory.mktemp("pair")
+    return base, make_peft_adapter(base, d / "a", r=4, alpha=8, seed=1), make_peft_adapter(base, d / "b", r=4, alpha=16, seed=2, use_rslora=True)
+
+
+@pytest.mark.parametrize("method,peft_name,kwargs", [
+    ("linear", "linear", {}), ("ties", "ties", {"density": 0.5}), ("magnitude-prune", "magnitude_prune", {"density": 0.5}),
+])
+def test_peft_compat_equals_add_weighted_adapter(llama_pair, tmp_path, method, peft_name, kwargs):
+    base, a, b = llama_pair
+    weights = [0.7, -0.4]
+    M.merge_adapters(M.MergeConfig([a, b], tmp_path / "m", method=method, weights=weights, peft_compat=True, **kwargs))
+    model = _peft(base, {"a": a, "b": b})
+    model.add_weighted_adapter(["a", "b"], weights, "ref", combination_type=peft_name, **kwargs)
+    merged = open_adapter(tmp_path / "m")
+    for name, module in model.base_model.model.named_modules():
+        if hasattr(module, "lora_A") and "ref" in module.lora_A:
+            B, A = merged.factors(name)
+            assert torch.allclose(A, module.lora_A["ref"].weight, atol=1e-6)
+            assert torch.allclose(B, module.lora_B["ref"].weight, atol=1e-6)
+            assert merged.modules[name].scaling == module.scaling["ref"] == 1.0
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2", "mistral", "gpt2", "gptneox"])
+def test_exact_merge_output_equals_all_sources_active(arch, make_tiny_model, tmp_path):
+    base = make_tiny_model(arch)
+    a = make_peft_adapter(base, tmp_path / "a", r=4, alpha=8, seed=1)
+    b = make_peft_adapter(base, tmp_path / "b", r=2, alpha=4, seed=2, use_rslora=True,
+                          rank_pattern={"0.mlp.(down_proj|c_proj|dense_4h_to_h)": 3})
+    model = _peft(base, {"a": a, "b": b})
+    model.base_model.set_adapter(["a", "b"])
+    want = _logits(model)
+    for method in ("cat", "task-arithmetic"):
+        out = tmp_path / method
+        M.merge_adapters(M.MergeConfig([a, b], out, method=method, rank=7 if method != "cat" else None))
+        merged = _peft(base, {"m": out})
+        assert torch.allclose(_logits(merged), want, atol=1e-4, rtol=1e-4), method
+    # ΔW per module against PEFT's own get_delta_weight (fan_in_fan_out transposes it for Conv1D)
+    merged = _peft(base, {"m": tmp_path / "cat", "a": a, "b": b})
+    for _, module in merged.base_model.model.named_modules():
+        if hasattr(module, "lora_A") and "m" in module.lora_A:
+            want_dw = module.get_delta_weight("a") + module.get_delta_weight("b")
+            assert rel(module.get_delta_weight("m").double(), want_dw.double()) <= 1e-5
+
+
+def test_weighted_cat_equals_peft_cat_and_single_rslora_input_reproduces_it(llama_pair, tmp_path):
+    base, a, b = llama_pair
+    M.merge_adapters(M.MergeConfig([a, b], tmp_path / "m", method="cat", weights=[0.7, -0.4]))
+    ref = _peft(base, {"a": a, "b": b})
+    ref.add_weighted_adapter(["a", "b"], [0.7, -0.4], "ref", combination_type="cat")
+    ref.set_adapter("ref")
+    assert torch.allclose(_logits(_peft(base, {"m": tmp_path / "m"})), _logits(ref), atol=1e-5)
+    for method in ("uniform", "svd"):
+        M.merge_adapters(M.MergeConfig([b], tmp_path / method, method=method))
+        assert torch.allclose(_logits(_peft(base, {"m": tmp_path / method})), _logits(_peft(base, {"b": b})), atol=1e-5)
+
+
+def test_union_of_targets_and_refusals(make_tiny_model, tmp_path):
+    base = make_tiny_model("llama")
+    a = make_peft_adapter(base, tmp_path / "a", targets=["q_proj", "v_proj"], seed=1)
+    b = make_peft_adapter(base, tmp_path / "b", targets=["v_proj", "down_proj"], r=2, seed=2)
+    res = M.merge_adapters(M.MergeConfig([a, b], tmp_path / "u", method="uniform"))
+    assert res.modules == 6 and res.ranks["model.layers.0.mlp.down_proj"] == 2 and res.ranks["model.layers.0.self_attn.v_proj"] == 4
+    model = _peft(base, {"a": a, "b": b, "u": tmp_path / "u"})
+    q = model.base_model.model.model.layers[0].self_attn.q_proj  # only in a: averaged with zero -> a / 4
+    assert rel(q.get_delta_weight("u"), q.get_delta_weight("a") / 4) <= 1e-5
+    model.base_model.set_adapter(["a", "b"])
+    M.merge_adapters(M.MergeConfig([a, b], tmp_path / "c", method="cat"))
+    assert torch.allclose(_logits(_peft(base, {"m": tmp_path / "c"})), _logits(model), atol=1e-5)
+    with pytest.raises(IncompatibleError, match="equal ranks"):
+        M.merge_adapters(M.MergeConfig([a, b], tmp_path / "p", method="linear", peft_compat=True))
+    assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_into_base_equals_the_adapters_applied(arch, make_tiny_model, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    src = make_tiny_model(arch)
+    base = tmp_path / "sharded"  # several shards + index, to check that they are rewritten by name
+    AutoModelForCausalLM.from_pretrained(str(src)).save_pretrained(str(base), max_shard_size="100KB")
+    for f in src.iterdir():
+        if not f.name.startswith(("model", "config")):
+            (base / f.name).write_bytes(f.read_bytes())
+    assert len(list(base.glob("*.safetensors"))) > 1
+    a = make_peft_adapter(base, tmp_path / "a", r=4, alpha=8, seed=1)
+    b = make_peft_adapter(base, tmp_path / "b", r=2, alpha=2, seed=2, use_rslora=True)
+    M.merge_adapters(M.MergeConfig([a, b], tmp_path / "full", method="cat", weights=[1.0, -0.5], into_base=base))
+    assert sorted(f.name for f in (tmp_path / "full").glob("*.safetensors")) == sorted(f.name for f in base.glob("*.safetensors"))
+    merged = AutoModelForCausalLM.from_pretrained(str(tmp_path / "full")).eval()
+    ref = _peft(base, {"a": a, "b": b})
+    ref.add_weighted_adapter(["a", "b"], [1.0, -0.5], "ref", combination_type="cat")
+    ref.set_adapter("ref")
+    assert torch.allclose(_logits(merged), _logits(ref), atol=1e-4)
+    assert not torch.allclose(_logits(merged), _logits(AutoModelForCausalLM.from_pretrained(str(base)).eval()), atol=1e-3)
