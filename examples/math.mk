@@ -23,13 +23,10 @@ TEST_FILES := $(TESTS:%=$(DATA)/%.jsonl)
 # Report columns: each in-skill test broken down by level (eval's <task>_<level>), then the composed tests.
 COLUMNS := $(foreach s,$(SKILLS),$(LEVELS:%=test_$(s)_%)) $(LEVELS:%=test_composed_%)
 
-# ---- Uniform merge and Arrow rows: to come ------------------------------------------------------
-# When `lorakit merge` (uniform average of the skill adapters) and `lorakit route` (Arrow over them)
-# land, add one rule each writing $(RUN)/results/uniform/results.json and
-# $(RUN)/results/arrow/results.json (route's predictions scored with `eval --predictions`), and
-# name those files here so that the report gets their rows:
+# Data-free reuse rows: `uniform` = factor average of the skill adapters (lorakit merge).
+# The Arrow row comes with `lorakit route` (issue 4): name its results file in EXTRA_RESULTS.
+MERGES        ?= uniform
 EXTRA_RESULTS ?=
-# -------------------------------------------------------------------------------------------------
 
 .PHONY: all
 all: $(RUN)/report.md
@@ -48,13 +45,16 @@ $(RUN)/adapters/%/adapter_config.json: $(BASE)/config.json
 # The mixed adapter sees 3× the data: fewer epochs keep its steps near one skill adapter's × 1.2.
 $(RUN)/adapters/mixed/adapter_config.json: LORA_ARGS = $(MIXED_ARGS)
 
+$(RUN)/adapters/uniform/adapter_config.json: $(SKILLS:%=$(RUN)/adapters/skill_%/adapter_config.json)
+	$(LORAKIT) merge $(SKILLS:%=$(RUN)/adapters/skill_%) --method uniform --out $(RUN)/adapters/uniform --force --quiet
+
 $(RUN)/results/base/results.json: $(BASE)/config.json
 	$(LORAKIT) eval $(BASE) $(TEST_FILES) --out $(RUN)/results/base --force --quiet $(EVAL_ARGS)
 
 $(RUN)/results/%/results.json: $(RUN)/adapters/%/adapter_config.json
 	$(LORAKIT) eval $(BASE) $(TEST_FILES) --adapter $(RUN)/adapters/$* --out $(RUN)/results/$* --force --quiet $(EVAL_ARGS)
 
-$(RUN)/report.md: $(RUN)/results/base/results.json $(ADAPTERS:%=$(RUN)/results/%/results.json) $(EXTRA_RESULTS)
+$(RUN)/report.md: $(RUN)/results/base/results.json $(ADAPTERS:%=$(RUN)/results/%/results.json) $(MERGES:%=$(RUN)/results/%/results.json) $(EXTRA_RESULTS)
 	$(LORAKIT) report $(^D) --quiet --tasks $(call join-comma,$(COLUMNS)) \
 		--title "Math skill LoRA reuse (seed $(SEED); numeric answers)" --out $@ --force
 
@@ -62,4 +62,4 @@ comma := ,
 empty :=
 space := $(empty) $(empty)
 join-comma = $(subst $(space),$(comma),$(strip $(1)))
-.SECONDARY:
+.SECONDARY: $(ADAPTERS:%=$(RUN)/adapters/%/adapter_config.json)

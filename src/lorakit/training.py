@@ -103,6 +103,21 @@ def lr_at(step: int, total: int, warmup: int, lr: float) -> float:
     return lr * max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
+def schedule_problems(cfg: Any) -> list[str]:
+    """Problems with the options every training command shares (epochs, batch, steps, lr, ...)."""
+    problems = [f"--{n.replace('_', '-')} must be at least 1, not {getattr(cfg, n)}"
+                for n in ("epochs", "batch_size") if getattr(cfg, n) < 1]
+    if getattr(cfg, "steps", None) is not None and cfg.steps < 1:
+        problems.append(f"--steps must be at least 1, not {cfg.steps}")
+    if cfg.lr <= 0:
+        problems.append(f"--lr must be positive, not {cfg.lr}")
+    if not 0 <= cfg.warmup < 1:
+        problems.append(f"--warmup is a fraction of the steps in [0, 1), not {cfg.warmup}")
+    if cfg.weight_decay < 0 or cfg.clip < 0 or cfg.checkpoint_every < 0:
+        problems.append("--weight-decay, --clip and --checkpoint-every must not be negative")
+    return problems
+
+
 def data_sha256(items: Sequence[Any]) -> str:
     """A hash of the training data as read (so a resumed run can check it trains on the same data)."""
     h = hashlib.sha256()

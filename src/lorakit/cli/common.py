@@ -33,6 +33,16 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or table
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="More logging; tracebacks for unexpected errors.")]
 Threads = Annotated[int | None, typer.Option("--threads", help="CPU threads (default: the cores available).")]
 
+# Shared by the training commands (defaults stay per command) ---------------------------------
+Epochs = Annotated[int, typer.Option("--epochs", help="Passes over the data (--steps, where offered, wins).")]
+Steps = Annotated[int | None, typer.Option("--steps", help="Optimizer steps (the step budget); wins over --epochs.")]
+Lr = Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")]
+Warmup = Annotated[float, typer.Option("--warmup", help="Fraction of the steps in linear warmup, then cosine decay to 0.")]
+WeightDecay = Annotated[float, typer.Option("--weight-decay", help="AdamW weight decay (matrices only).")]
+Clip = Annotated[float, typer.Option("--clip", help="Gradient-norm clipping (0: off).")]
+CheckpointEvery = Annotated[int, typer.Option("--checkpoint-every", help="Save a checkpoint to OUT.ckpt every N steps (0: only on Ctrl-C).")]
+Resume = Annotated[bool, typer.Option("--resume", help="Continue from OUT.ckpt (left by Ctrl-C or --checkpoint-every) if it exists; same options and data required.")]
+
 
 def command(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a command: LorakitError -> one line on stderr + its exit code; Ctrl-C -> 130."""

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import Device, Force, Json, Out, Quiet, Seed, Threads, Verbose, command, emit_json, log, progress
+from lorakit.cli.common import CheckpointEvery, Clip, Device, Epochs, Force, Json, Lr, Out, Quiet, Resume, Seed, Steps, Threads, Verbose, Warmup, WeightDecay, command, emit_json, log, progress
 
 Opt = typer.Option
 
@@ -27,15 +27,15 @@ def pretrain_bert(
     max_seq_len: Annotated[int, Opt(help="Tokens per sentence pair, [CLS]/[SEP] included (also the position limit).")] = 128,
     whole_word_masking: Annotated[bool, Opt(help="Mask every piece of a chosen word.")] = False,
     mask_prob: Annotated[float, Opt(help="Fraction of tokens to predict (80 % [MASK], 10 % random, 10 % kept).")] = 0.15,
-    steps: Annotated[int | None, Opt(help="Optimizer steps (the step budget); wins over --epochs.")] = None,
-    epochs: Annotated[int, Opt(help="Passes over the corpus (ignored when --steps is given).")] = 3,
+    steps: Steps = None,
+    epochs: Epochs = 3,
     batch_size: Annotated[int, Opt(help="Sentence pairs per optimizer step.")] = 32,
-    lr: Annotated[float, Opt(help="Peak learning rate (AdamW).")] = 5e-4,
-    warmup: Annotated[float, Opt(help="Fraction of the steps in linear warmup, then cosine decay to 0.")] = 0.05,
-    weight_decay: Annotated[float, Opt(help="AdamW weight decay (matrices only).")] = 0.01,
-    clip: Annotated[float, Opt(help="Gradient-norm clipping (0: off).")] = 1.0,
-    checkpoint_every: Annotated[int, Opt(help="Save a checkpoint to OUT.ckpt every N steps (0: only on Ctrl-C).")] = 1000,
-    resume: Annotated[bool, Opt(help="Continue from OUT.ckpt if it exists; same options required.")] = False,
+    lr: Lr = 5e-4,
+    warmup: Warmup = 0.05,
+    weight_decay: WeightDecay = 0.01,
+    clip: Clip = 1.0,
+    checkpoint_every: CheckpointEvery = 1000,
+    resume: Resume = False,
     device: Device = "auto",
     seed: Seed = 0,
     force: Force = False,

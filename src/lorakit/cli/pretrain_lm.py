@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import Device, Force, Json, Out, Quiet, Seed, Threads, Verbose, command, emit_json, log, progress
+from lorakit.cli.common import CheckpointEvery, Clip, Device, Epochs, Force, Json, Lr, Out, Quiet, Resume, Seed, Steps, Threads, Verbose, Warmup, WeightDecay, command, emit_json, log, progress
 
 Opt = typer.Option
 
@@ -22,16 +22,16 @@ def pretrain_lm(
     heads: Annotated[int | None, Opt(help="Override the preset's attention heads.")] = None,
     tokenizer: Annotated[Path | None, Opt(help="Reuse this HF tokenizer folder instead of training one.")] = None,
     vocab_size: Annotated[int, Opt(help="Most pieces of the trained SentencePiece BPE tokenizer.")] = 512,
-    epochs: Annotated[int, Opt(help="Passes over the corpus (ignored when --steps is given).")] = 10,
-    steps: Annotated[int | None, Opt(help="Optimizer steps; wins over --epochs.")] = None,
+    epochs: Epochs = 10,
+    steps: Steps = None,
     batch_size: Annotated[int, Opt(help="Blocks per optimizer step.")] = 32,
     block_size: Annotated[int, Opt(help="Tokens per block (whole lines packed, EOS between lines).")] = 128,
-    lr: Annotated[float, Opt(help="Peak learning rate (AdamW).")] = 1e-3,
-    warmup: Annotated[float, Opt(help="Fraction of the steps spent in linear warmup, then cosine decay to 0.")] = 0.05,
-    weight_decay: Annotated[float, Opt(help="AdamW weight decay (matrices only).")] = 0.1,
-    clip: Annotated[float, Opt(help="Gradient-norm clipping (0: off).")] = 1.0,
-    checkpoint_every: Annotated[int, Opt(help="Save a checkpoint to OUT.ckpt every N steps (0: only on Ctrl-C).")] = 1000,
-    resume: Annotated[bool, Opt(help="Continue from OUT.ckpt (left by Ctrl-C or --checkpoint-every) if it exists; same options required.")] = False,
+    lr: Lr = 1e-3,
+    warmup: Warmup = 0.05,
+    weight_decay: WeightDecay = 0.1,
+    clip: Clip = 1.0,
+    checkpoint_every: CheckpointEvery = 1000,
+    resume: Resume = False,
     device: Device = "auto",
     seed: Seed = 0,
     force: Force = False,

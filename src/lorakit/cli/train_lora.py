@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import Device, Force, Json, Out, Quiet, Seed, Threads, Verbose, command, emit_json, log, progress
+from lorakit.cli.common import CheckpointEvery, Clip, Device, Epochs, Force, Json, Lr, Out, Quiet, Resume, Seed, Threads, Verbose, Warmup, WeightDecay, command, emit_json, log, progress
 
 Opt = typer.Option
 
@@ -21,15 +21,15 @@ def train_lora(
     alpha: Annotated[float, Opt(help="LoRA alpha (scale = alpha / r).")] = 32.0,
     dropout: Annotated[float, Opt(help="LoRA dropout.")] = 0.0,
     targets: Annotated[str, Opt(help="Modules to adapt: all-linear, or a comma list such as q_proj,v_proj.")] = "all-linear",
-    lr: Annotated[float, Opt(help="Peak learning rate (AdamW).")] = 2e-3,
-    epochs: Annotated[int, Opt(help="Passes over the data.")] = 40,
+    lr: Lr = 2e-3,
+    epochs: Epochs = 40,
     batch_size: Annotated[int, Opt(help="Examples per optimizer step (length-grouped).")] = 32,
-    clip: Annotated[float, Opt(help="Gradient-norm clipping (0: off).")] = 1.0,
-    weight_decay: Annotated[float, Opt(help="AdamW weight decay (LoRA matrices).")] = 0.0,
-    warmup: Annotated[float, Opt(help="Fraction of the steps spent in linear warmup, then cosine decay to 0.")] = 0.03,
+    clip: Clip = 1.0,
+    weight_decay: WeightDecay = 0.0,
+    warmup: Warmup = 0.03,
     max_len: Annotated[int | None, Opt(help="Truncate examples to this many tokens (default: the model's positions).")] = None,
-    checkpoint_every: Annotated[int, Opt(help="Save a checkpoint to OUT.ckpt every N steps (0: only on Ctrl-C).")] = 0,
-    resume: Annotated[bool, Opt(help="Continue from OUT.ckpt (left by Ctrl-C or --checkpoint-every) if it exists; same options required.")] = False,
+    checkpoint_every: CheckpointEvery = 0,
+    resume: Resume = False,
     device: Device = "auto",
     seed: Seed = 0,
     force: Force = False,

@@ -54,18 +54,13 @@ class LoraTrainConfig:
     force: bool = False
 
     def validate(self) -> None:
-        problems = []
-        for name in ("rank", "epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                problems.append(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
-        if self.alpha <= 0 or self.lr <= 0:
-            problems.append("--alpha and --lr must be positive")
+        problems = training.schedule_problems(self)
+        if self.rank < 1:
+            problems.append(f"--rank must be at least 1, not {self.rank}")
+        if self.alpha <= 0:
+            problems.append(f"--alpha must be positive, not {self.alpha}")
         if not 0 <= self.dropout < 1:
             problems.append(f"--dropout must be in [0, 1), not {self.dropout}")
-        if not 0 <= self.warmup < 1:
-            problems.append(f"--warmup is a fraction of the steps in [0, 1), not {self.warmup}")
-        if self.weight_decay < 0 or self.clip < 0 or self.checkpoint_every < 0:
-            problems.append("--weight-decay, --clip and --checkpoint-every must not be negative")
         if self.max_len is not None and self.max_len < 2:
             problems.append(f"--max-len must be at least 2, not {self.max_len}")
         if not self.target_modules():

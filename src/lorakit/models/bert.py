@@ -69,14 +69,12 @@ class BertPretrainConfig:
     force: bool = False
 
     def validate(self) -> None:
-        problems = []
-        for name in ("layers", "hidden", "heads", "intermediate", "batch_size", "epochs"):
+        problems = training.schedule_problems(self)
+        for name in ("layers", "hidden", "heads", "intermediate"):
             if getattr(self, name) < 1:
                 problems.append(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
         if self.heads > 0 and self.hidden % self.heads:
             problems.append(f"--hidden ({self.hidden}) must be a multiple of --heads ({self.heads})")
-        if self.steps is not None and self.steps < 1:
-            problems.append(f"--steps must be at least 1, not {self.steps}")
         for name in ("dropout", "attention_dropout"):
             v = getattr(self, name)
             if v is not None and not 0 <= v < 1:
@@ -87,10 +85,6 @@ class BertPretrainConfig:
             problems.append(f"--max-seq-len must be in [16, 512], not {self.max_seq_len}")
         if not 0 < self.mask_prob < 1:
             problems.append(f"--mask-prob must be in (0, 1), not {self.mask_prob}")
-        if self.lr <= 0 or not 0 <= self.warmup < 1:
-            problems.append("--lr must be positive and --warmup in [0, 1)")
-        if self.weight_decay < 0 or self.clip < 0 or self.checkpoint_every < 0:
-            problems.append("--weight-decay, --clip and --checkpoint-every must not be negative")
         if problems:
             raise UsageError("; ".join(problems))
 

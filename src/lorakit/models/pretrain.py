@@ -54,18 +54,10 @@ class PretrainConfig:
     force: bool = False
 
     def validate(self) -> None:
-        problems = []
-        for name in ("epochs", "batch_size", "block_size", "vocab_size"):
+        problems = training.schedule_problems(self)
+        for name in ("block_size", "vocab_size"):
             if getattr(self, name) < 1:
                 problems.append(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
-        if self.steps is not None and self.steps < 1:
-            problems.append(f"--steps must be at least 1, not {self.steps}")
-        if self.lr <= 0:
-            problems.append(f"--lr must be positive, not {self.lr}")
-        if not 0 <= self.warmup < 1:
-            problems.append(f"--warmup is a fraction of the steps in [0, 1), not {self.warmup}")
-        if self.weight_decay < 0 or self.clip < 0 or self.checkpoint_every < 0:
-            problems.append("--weight-decay, --clip and --checkpoint-every must not be negative")
         if self.preset not in PRESETS:
             problems.append(f"--preset must be one of {', '.join(PRESETS)}, not {self.preset!r}")
         else:
