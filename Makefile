@@ -37,6 +37,8 @@ bench: $(STAMP)
 	$(PY) bench/generate.py
 	$(PY) bench/train_lora.py
 	$(PY) bench/merge.py
+	$(PY) bench/route.py
+	$(PY) bench/rescore.py
 
 clean:
 	rm -rf runs .pytest_cache

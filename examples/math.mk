@@ -23,9 +23,10 @@ TEST_FILES := $(TESTS:%=$(DATA)/%.jsonl)
 # Report columns: each in-skill test broken down by level (eval's <task>_<level>), then the composed tests.
 COLUMNS := $(foreach s,$(SKILLS),$(LEVELS:%=test_$(s)_%)) $(LEVELS:%=test_composed_%)
 
-# Data-free reuse rows: `uniform` = factor average of the skill adapters (lorakit merge).
-# The Arrow row comes with `lorakit route` (issue 4): name its results file in EXTRA_RESULTS.
+# Data-free reuse rows: `uniform` = factor average of the skill adapters (lorakit merge);
+# `arrow` = Arrow routing over them, top-2 per token and layer (lorakit route).
 MERGES        ?= uniform
+ROUTES        ?= arrow
 EXTRA_RESULTS ?=
 
 .PHONY: all
@@ -48,13 +49,21 @@ $(RUN)/adapters/mixed/adapter_config.json: LORA_ARGS = $(MIXED_ARGS)
 $(RUN)/adapters/uniform/adapter_config.json: $(SKILLS:%=$(RUN)/adapters/skill_%/adapter_config.json)
 	$(LORAKIT) merge $(SKILLS:%=$(RUN)/adapters/skill_%) --method uniform --out $(RUN)/adapters/uniform --force --quiet
 
+# Every test file through the router in one predictions JSONL (records keep their split and level).
+$(RUN)/routes/arrow.jsonl: $(SKILLS:%=$(RUN)/adapters/skill_%/adapter_config.json)
+	cat $(TEST_FILES) | $(LORAKIT) route $(BASE) - $(SKILLS:%=--adapter $(RUN)/adapters/skill_%) --method arrow \
+		--top-k 2 --out $@ --force --quiet $(EVAL_ARGS)
+
+$(ROUTES:%=$(RUN)/results/%/results.json): $(RUN)/results/%/results.json: $(RUN)/routes/%.jsonl
+	$(LORAKIT) eval --predictions $< --out $(RUN)/results/$* --force --quiet
+
 $(RUN)/results/base/results.json: $(BASE)/config.json
 	$(LORAKIT) eval $(BASE) $(TEST_FILES) --out $(RUN)/results/base --force --quiet $(EVAL_ARGS)
 
 $(RUN)/results/%/results.json: $(RUN)/adapters/%/adapter_config.json
 	$(LORAKIT) eval $(BASE) $(TEST_FILES) --adapter $(RUN)/adapters/$* --out $(RUN)/results/$* --force --quiet $(EVAL_ARGS)
 
-$(RUN)/report.md: $(RUN)/results/base/results.json $(ADAPTERS:%=$(RUN)/results/%/results.json) $(MERGES:%=$(RUN)/results/%/results.json) $(EXTRA_RESULTS)
+$(RUN)/report.md: $(RUN)/results/base/results.json $(ADAPTERS:%=$(RUN)/results/%/results.json) $(MERGES:%=$(RUN)/results/%/results.json) $(ROUTES:%=$(RUN)/results/%/results.json) $(EXTRA_RESULTS)
 	$(LORAKIT) report $(^D) --quiet --tasks $(call join-comma,$(COLUMNS)) \
 		--title "Math skill LoRA reuse (seed $(SEED); numeric answers)" --out $@ --force
 

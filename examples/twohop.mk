@@ -12,6 +12,7 @@ LORA_ARGS     ?= --rank 16 --alpha 32 --lr 2e-3 --epochs 40
 EVAL_ARGS     ?= --batch-size 64
 ADAPTERS      ?= hop1 hop2 target mixed
 MERGES        ?= avg2 avg3 ta2
+ROUTES        ?= arrow2 arrow3
 TESTS         ?= test_F test_H test_R check_hop1 check_hop2 check_target recall control
 
 DATA := $(RUN)/data
@@ -47,11 +48,20 @@ $(A)/avg3/adapter_config.json: $(A)/hop1/adapter_config.json $(A)/hop2/adapter_c
 $(A)/ta2/adapter_config.json: $(A)/hop1/adapter_config.json $(A)/hop2/adapter_config.json
 	$(LORAKIT) merge $(A)/hop1 $(A)/hop2 --method task-arithmetic --rank 32 --out $(A)/ta2 --force --quiet
 
+# Routing (no training): Arrow top-2 over {hop1, hop2} (arrow2) and {hop1, hop2, target} (arrow3),
+# every test file in one predictions JSONL (records keep their split), scored by eval --predictions.
+$(RUN)/routes/arrow2.jsonl: $(A)/hop1/adapter_config.json $(A)/hop2/adapter_config.json
+	cat $(TEST_FILES) | $(LORAKIT) route $(BASE) - --adapter $(A)/hop1 --adapter $(A)/hop2 --method arrow --top-k 2 --out $@ --force --quiet $(EVAL_ARGS)
+$(RUN)/routes/arrow3.jsonl: $(A)/hop1/adapter_config.json $(A)/hop2/adapter_config.json $(A)/target/adapter_config.json
+	cat $(TEST_FILES) | $(LORAKIT) route $(BASE) - --adapter $(A)/hop1 --adapter $(A)/hop2 --adapter $(A)/target --method arrow --top-k 2 --out $@ --force --quiet $(EVAL_ARGS)
+$(ROUTES:%=$(RUN)/results/%/results.json): $(RUN)/results/%/results.json: $(RUN)/routes/%.jsonl
+	$(LORAKIT) eval --predictions $< --out $(RUN)/results/$* --force --quiet
+
 # Subspace overlap and uniform-merge cross-terms of hop1 vs hop2: JSON file, table on screen.
 $(RUN)/inspect.json: $(A)/hop1/adapter_config.json $(A)/hop2/adapter_config.json
 	$(LORAKIT) inspect $(A)/hop1 $(A)/hop2 --out $@ --force
 
-$(RUN)/report.md: $(RUN)/results/base/results.json $(ADAPTERS:%=$(RUN)/results/%/results.json) $(MERGES:%=$(RUN)/results/%/results.json)
+$(RUN)/report.md: $(RUN)/results/base/results.json $(ADAPTERS:%=$(RUN)/results/%/results.json) $(MERGES:%=$(RUN)/results/%/results.json) $(ROUTES:%=$(RUN)/results/%/results.json)
 	$(LORAKIT) report $(^D) --quiet --tasks $(subst $(space),$(comma),$(strip $(TESTS))) \
 		--title "Two-hop LoRA reuse (seed $(SEED))" --out $@ --force
 

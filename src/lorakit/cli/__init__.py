@@ -11,6 +11,7 @@ from lorakit.cli import eval as eval_cmd
 from lorakit.cli import gen_data, pretrain_lm, report, train_lora
 from lorakit.cli import inspect as inspect_cmd, merge as merge_cmd
 from lorakit.cli import pretrain_bert, rescore
+from lorakit.cli import route as route_cmd
 
 app = typer.Typer(
     name="lorakit",
@@ -43,6 +44,7 @@ app.command("merge")(merge_cmd.merge)
 app.command("inspect")(inspect_cmd.inspect_)
 app.command("pretrain-bert")(pretrain_bert.pretrain_bert)
 app.command("rescore")(rescore.rescore)
+app.command("route")(route_cmd.route)
 
 
 def main() -> None:

@@ -29,11 +29,13 @@ def generate(
     batch_size: int = 64,
     max_new_tokens: int = 16,
     progress: ProgressFn = no_progress,
+    adapter_names: Sequence[str] | None = None,
 ) -> list[str]:
     """Greedy completions of ``prompts`` in input order.
 
     Prompts are sorted by length so that each batch pads little; left padding keeps every
     prompt's last token at the end, where generation continues with the KV cache.
+    ``adapter_names`` (one per prompt) runs a PEFT model's mixed-adapter batches.
     """
     import torch
 
@@ -47,6 +49,7 @@ def generate(
         idx = order[start : start + batch_size]
         ids, mask = _left_pad([encoded[i] for i in idx], pad_id)
         input_ids = torch.tensor(ids, device=device)
+        mixed = {"adapter_names": [adapter_names[i] for i in idx]} if adapter_names is not None else {}
         with torch.inference_mode():
             gen = model.generate(
                 input_ids=input_ids,
@@ -56,6 +59,7 @@ def generate(
                 num_beams=1,
                 pad_token_id=pad_id,
                 eos_token_id=tokenizer.eos_token_id,
+                **mixed,
             )
         for i, row in zip(idx, gen[:, input_ids.shape[1] :].tolist()):
             out[i] = clean_prediction(tokenizer.decode(row, skip_special_tokens=True))
