@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.lorakit-installed
+JOBS   ?= 2
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -21,7 +22,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 demo: $(STAMP)
-	$(MAKE) --no-print-directory -f examples/twohop.mk LORAKIT=$(abspath $(VENV))/bin/lorakit RUN=runs/demo
+	$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target -f examples/twohop.mk LORAKIT=$(abspath $(VENV))/bin/lorakit RUN=runs/demo
 
 # The math-skills study (examples/math.mk): ~8 minutes on 2 cores, apart from the 10-minute demo.
 demo-math: $(STAMP)

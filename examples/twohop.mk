@@ -1,7 +1,9 @@
 # The two-hop LoRA-reuse study at tiny scale, chained from lorakit subcommands.
 #   make -f examples/twohop.mk RUN=runs/demo            (what `make demo` runs)
 #   make -f examples/twohop.mk RUN=runs/big GEN_ARGS="--familiar-couples 400" PRETRAIN_ARGS="--preset small"
-# Every step writes one output (atomically); make reruns only what is stale.
+# Every step writes one output (atomically); make reruns only what is stale. After pretraining,
+# the steps are independent: `make -j2` runs two at a time, each on THREADS cores (tiny models gain
+# more from two one-thread processes than from one two-thread process).
 
 LORAKIT       ?= lorakit
 RUN           ?= runs/demo
@@ -10,6 +12,7 @@ GEN_ARGS      ?=
 PRETRAIN_ARGS ?= --preset tiny --epochs 18 --batch-size 16 --lr 3e-3
 LORA_ARGS     ?= --rank 16 --alpha 32 --lr 2e-3 --epochs 40
 EVAL_ARGS     ?= --batch-size 64
+THREADS       ?= 1
 ADAPTERS      ?= hop1 hop2 target mixed
 MERGES        ?= avg2 avg3 ta2
 ROUTES        ?= arrow2 arrow3
@@ -30,13 +33,13 @@ $(BASE)/config.json: $(DATA)/manifest.json
 	$(LORAKIT) pretrain-lm $(DATA)/pretrain.txt --out $(BASE) --seed $(SEED) --force $(PRETRAIN_ARGS)
 
 $(RUN)/adapters/%/adapter_config.json: $(BASE)/config.json
-	$(LORAKIT) train-lora $(BASE) $(DATA)/$*.jsonl --out $(RUN)/adapters/$* --seed $(SEED) --force $(LORA_ARGS)
+	$(LORAKIT) train-lora $(BASE) $(DATA)/$*.jsonl --out $(RUN)/adapters/$* --seed $(SEED) --force --threads $(THREADS) $(LORA_ARGS)
 
 $(RUN)/results/base/results.json: $(BASE)/config.json
-	$(LORAKIT) eval $(BASE) $(TEST_FILES) --out $(RUN)/results/base --force --quiet $(EVAL_ARGS)
+	$(LORAKIT) eval $(BASE) $(TEST_FILES) --out $(RUN)/results/base --force --quiet --threads $(THREADS) $(EVAL_ARGS)
 
 $(RUN)/results/%/results.json: $(RUN)/adapters/%/adapter_config.json
-	$(LORAKIT) eval $(BASE) $(TEST_FILES) --adapter $(RUN)/adapters/$* --out $(RUN)/results/$* --force --quiet $(EVAL_ARGS)
+	$(LORAKIT) eval $(BASE) $(TEST_FILES) --adapter $(RUN)/adapters/$* --out $(RUN)/results/$* --force --quiet --threads $(THREADS) $(EVAL_ARGS)
 
 # Merges (no training): avg2 = uniform(hop1, hop2), avg3 = uniform(hop1, hop2, target),
 # ta2 = task-arithmetic(hop1, hop2) at rank 32 = r1 + r2, i.e. the exact sum (truncation error 0).
@@ -51,9 +54,9 @@ $(A)/ta2/adapter_config.json: $(A)/hop1/adapter_config.json $(A)/hop2/adapter_co
 # Routing (no training): Arrow top-2 over {hop1, hop2} (arrow2) and {hop1, hop2, target} (arrow3),
 # every test file in one predictions JSONL (records keep their split), scored by eval --predictions.
 $(RUN)/routes/arrow2.jsonl: $(A)/hop1/adapter_config.json $(A)/hop2/adapter_config.json
-	cat $(TEST_FILES) | $(LORAKIT) route $(BASE) - --adapter $(A)/hop1 --adapter $(A)/hop2 --method arrow --top-k 2 --out $@ --force --quiet $(EVAL_ARGS)
+	cat $(TEST_FILES) | $(LORAKIT) route $(BASE) - --adapter $(A)/hop1 --adapter $(A)/hop2 --method arrow --top-k 2 --out $@ --force --quiet --threads $(THREADS) $(EVAL_ARGS)
 $(RUN)/routes/arrow3.jsonl: $(A)/hop1/adapter_config.json $(A)/hop2/adapter_config.json $(A)/target/adapter_config.json
-	cat $(TEST_FILES) | $(LORAKIT) route $(BASE) - --adapter $(A)/hop1 --adapter $(A)/hop2 --adapter $(A)/target --method arrow --top-k 2 --out $@ --force --quiet $(EVAL_ARGS)
+	cat $(TEST_FILES) | $(LORAKIT) route $(BASE) - --adapter $(A)/hop1 --adapter $(A)/hop2 --adapter $(A)/target --method arrow --top-k 2 --out $@ --force --quiet --threads $(THREADS) $(EVAL_ARGS)
 $(ROUTES:%=$(RUN)/results/%/results.json): $(RUN)/results/%/results.json: $(RUN)/routes/%.jsonl
 	$(LORAKIT) eval --predictions $< --out $(RUN)/results/$* --force --quiet
 
