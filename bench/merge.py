@@ -150,7 +150,7 @@ def main() -> None:
             diff = float((ours - peft_deltas[name].double()).norm() / norm)
             trunc = float((exact - ours).norm() / norm)
             print(f"{name}: relative ΔW difference lorakit vs PEFT {diff:.2e}; truncation error (both) {trunc:.4f}")
-        print(f"lorakit time vs adapters: " + ", ".join(f"{n}: {rows[n]['seconds']:.2f} s" for n in counts))
+        print("lorakit time vs adapters: " + ", ".join(f"{n}: {rows[n]['seconds']:.2f} s" for n in counts))
         ratio = peft_s / lk["seconds"]
         whole = (peft_s / len(subset) * 14) / rows[4]["seconds"] if 4 in rows else float("nan")
         print(f"speed ratio PEFT svd / lorakit task-arithmetic: {ratio:.0f}x on the same {len(subset)} module(s), "

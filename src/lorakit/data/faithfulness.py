@@ -17,9 +17,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from lorakit.data.files import write_files
 from lorakit.data.lang import LANGS, Event, grammar
 from lorakit.errors import UsageError
-from lorakit.io import atomic_dir, check_output, write_provenance
+from lorakit.io import check_output
 
 TASK = "faithfulness"
 COMMAND = "gen-data faithfulness"
@@ -147,10 +148,7 @@ def write(cfg: FaithfulnessConfig, out: str | Path, force: bool = False) -> dict
     cfg.validate()
     check_output(out, force)
     files = generate(cfg)
-    with atomic_dir(out, force=force) as tmp:
-        for name, text in files.items():
-            (tmp / name).write_text(text, encoding="utf-8", newline="\n")
-        write_provenance(tmp, COMMAND, asdict(cfg) | {"out": str(out)}, seed=cfg.seed)
+    write_files(files, out, COMMAND, asdict(cfg), cfg.seed, force)
     manifest = json.loads(files["manifest.json"])
     return {"out": str(out), "lang": cfg.lang, "counts": {k: v["count"] for k, v in manifest["files"].items()},
             "corpus_bytes": manifest["files"]["corpus.txt"]["bytes"], "perturbations": manifest["perturbations"]}

@@ -27,17 +27,22 @@ def file_entries(files: dict[str, str], counts: dict[str, int], descriptions: di
     }
 
 
-def write_dataset(files: dict[str, str], out: str | Path, command: str, options: dict[str, Any], seed: int,
-                  force: bool = False) -> dict[str, Any]:
-    """Write ``files`` (name -> text, ``manifest.json`` included) into ``out`` atomically, with lorakit.json.
-
-    Returns the summary: ``{"out", "counts": {file: records or lines}, "pretrain_chars"}``.
-    """
+def write_files(files: dict[str, str], out: str | Path, command: str, options: dict[str, Any], seed: int,
+                force: bool = False) -> None:
+    """Write ``files`` (name -> text) into the folder ``out`` atomically, with lorakit.json."""
     check_output(out, force)
     with atomic_dir(out, force=force) as tmp:
         for name, text in files.items():
             (tmp / name).write_text(text, encoding="utf-8", newline="\n")
         write_provenance(tmp, command, options | {"out": str(out)}, seed=seed)
+
+
+def write_dataset(files: dict[str, str], out: str | Path, command: str, options: dict[str, Any], seed: int,
+                  force: bool = False) -> dict[str, Any]:
+    """``write_files`` for a data set with ``manifest.json`` and ``pretrain.txt``; returns the summary
+    ``{"out", "counts": {file: records or lines}, "pretrain_chars"}``.
+    """
+    write_files(files, out, command, options, seed, force)
     manifest = json.loads(files["manifest.json"])
     return {
         "out": str(out),

@@ -16,16 +16,16 @@ atomically with a ``manifest.json`` and ``lorakit.json``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lorakit.data.files import file_entries, jsonl_text, write_dataset
 from lorakit.data.names import MAX_WORDS, NamePool
 from lorakit.errors import UsageError
-from lorakit.io import atomic_dir, check_output, write_provenance
+from lorakit.io import check_output
 
 TASK = "twohop"
 COMMAND = "gen-data twohop"
@@ -276,10 +276,6 @@ def _pretrain_lines(w: World, cfg: TwohopConfig, rng: random.Random) -> list[str
     return lines
 
 
-def _jsonl(records: list[dict[str, Any]]) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-
-
 def generate(cfg: TwohopConfig) -> dict[str, str]:
     """Every file of the data set (name -> text), manifest.json included. Validates first."""
     cfg.validate()
@@ -302,7 +298,7 @@ def generate(cfg: TwohopConfig) -> dict[str, str]:
     }  # fmt: skip
     pretrain = _pretrain_lines(w, cfg, rng)
     files = {"pretrain.txt": "".join(line + "\n" for line in pretrain)}
-    files |= {f"{stem}.jsonl": _jsonl(recs) for stem, recs in records.items()}
+    files |= {f"{stem}.jsonl": jsonl_text(recs) for stem, recs in records.items()}
     counts = {"pretrain.txt": len(pretrain)} | {f"{stem}.jsonl": len(recs) for stem, recs in records.items()}
     files["manifest.json"] = json.dumps(_manifest(cfg, w, files, counts), indent=2, ensure_ascii=False) + "\n"
     return {name: files[name] for name in FILES + ["manifest.json"]}
@@ -323,15 +319,7 @@ def _manifest(cfg: TwohopConfig, w: World, files: dict[str, str], counts: dict[s
             for rel in QUESTIONS
         },
         "entities": {"people": cfg.people, "cities": w.cities, "countries": w.country, "orgs": w.orgs},
-        "files": {
-            name: {
-                "count": counts[name],
-                "chars": len(files[name]),
-                "sha256": hashlib.sha256(files[name].encode("utf-8")).hexdigest(),
-                "description": DESCRIPTIONS[name],
-            }
-            for name in FILES
-        },
+        "files": file_entries(files, counts, DESCRIPTIONS),
     }
 
 
@@ -342,14 +330,4 @@ def write(cfg: TwohopConfig, out: str | Path, force: bool = False) -> dict[str, 
     """
     cfg.validate()
     check_output(out, force)
-    files = generate(cfg)
-    with atomic_dir(out, force=force) as tmp:
-        for name, text in files.items():
-            (tmp / name).write_text(text, encoding="utf-8", newline="\n")
-        write_provenance(tmp, COMMAND, asdict(cfg) | {"out": str(out)}, seed=cfg.seed)
-    manifest = json.loads(files["manifest.json"])
-    return {
-        "out": str(out),
-        "counts": {name: m["count"] for name, m in manifest["files"].items()},
-        "pretrain_chars": manifest["files"]["pretrain.txt"]["chars"],
-    }
+    return write_dataset(generate(cfg), out, COMMAND, asdict(cfg), cfg.seed, force)

@@ -79,8 +79,6 @@ def principal_angles(U1: "Tensor", U2: "Tensor") -> dict[str, Any]:
 
 def cross_terms(parts: Sequence[tuple["Tensor", "Tensor"]]) -> tuple[float, float]:
     """(‖cross‖_F, ‖merged‖_F) of the uniform factor average of ``parts`` (√s folded in)."""
-    import torch
-
     from lorakit.lora.merge import average, concat
 
     n = len(parts)
