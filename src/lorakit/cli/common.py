@@ -33,6 +33,10 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or table
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="More logging; tracebacks for unexpected errors.")]
 Threads = Annotated[int | None, typer.Option("--threads", help="CPU threads (default: the cores available).")]
 
+# Shared by the generating commands (eval, route) ----------------------------------------------
+GenBatchSize = Annotated[int, typer.Option("--batch-size", help="Prompts per generation batch.")]
+MaxNewTokens = Annotated[int, typer.Option("--max-new-tokens", help="Generation length limit.")]
+
 # Shared by the training commands (defaults stay per command) ---------------------------------
 Epochs = Annotated[int, typer.Option("--epochs", help="Passes over the data (--steps, where offered, wins).")]
 Steps = Annotated[int | None, typer.Option("--steps", help="Optimizer steps (the step budget); wins over --epochs.")]

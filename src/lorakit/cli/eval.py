@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import Device, Force, Json, Quiet, Threads, Verbose, command, emit_json, progress
+from lorakit.cli.common import Device, GenBatchSize, MaxNewTokens, Force, Json, Quiet, Threads, Verbose, command, emit_json, progress
 from lorakit.cli.render import results_table
 
 
@@ -19,8 +19,8 @@ def eval_(
     adapter: Annotated[str | None, typer.Option("--adapter", help="PEFT adapter folder to apply.")] = None,
     predictions: Annotated[str | None, typer.Option("--predictions", help="Score this predictions JSONL instead of generating.")] = None,
     task: Annotated[str | None, typer.Option("--task", help="Task name for a single DATA file.")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Prompts per generation batch.")] = 64,
-    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Generation length limit.")] = 16,
+    batch_size: GenBatchSize = 64,
+    max_new_tokens: MaxNewTokens = 16,
     limit: Annotated[int | None, typer.Option("--limit", help="Evaluate only the first N records of each task.")] = None,
     metric: Annotated[str, typer.Option("--metric", help="exact: normalised strings; numeric: final numbers (after '####', else the last); auto: numeric for tasks whose targets all hold '#### n'.")] = "auto",
     device: Device = "auto",

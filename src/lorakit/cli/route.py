@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import Device, Force, Json, OutFile, Quiet, Threads, Verbose, command, emit_json, log, progress
+from lorakit.cli.common import Device, GenBatchSize, MaxNewTokens, Force, Json, OutFile, Quiet, Threads, Verbose, command, emit_json, log, progress
 
 Opt = typer.Option
 
@@ -21,8 +21,8 @@ def route(
     temperature: Annotated[float, Opt(help="Arrow: softmax temperature over the chosen adapters' scores.")] = 1.0,
     library: Annotated[str | None, Opt(help="Folder caching Arrow prototypes (default: arrow_prototypes.safetensors beside each adapter).")] = None,
     out: OutFile = None,
-    batch_size: Annotated[int, Opt("--batch-size", help="Prompts per generation batch.")] = 64,
-    max_new_tokens: Annotated[int, Opt("--max-new-tokens", help="Generation length limit.")] = 16,
+    batch_size: GenBatchSize = 64,
+    max_new_tokens: MaxNewTokens = 16,
     limit: Annotated[int | None, Opt("--limit", help="Only the first N records.")] = None,
     device: Device = "auto",
     threads: Threads = None,

@@ -9,6 +9,18 @@ from lorakit.models.tokens import encode_prompt
 from lorakit.runtime import ProgressEvent, ProgressFn, no_progress
 
 
+def generation_problems(cfg: Any) -> list[str]:
+    """Problems with the generation options ``eval`` and ``route`` share (batch, length, limit)."""
+    problems = []
+    if cfg.batch_size < 1:
+        problems.append("--batch-size must be ≥ 1")
+    if cfg.max_new_tokens < 1:
+        problems.append("--max-new-tokens must be ≥ 1")
+    if cfg.limit is not None and cfg.limit < 1:
+        problems.append("--limit must be ≥ 1")
+    return problems
+
+
 def _left_pad(batch: list[list[int]], pad_id: int) -> tuple[list[list[int]], list[list[int]]]:
     width = max(len(ids) for ids in batch)
     ids = [[pad_id] * (width - len(x)) + x for x in batch]

@@ -9,6 +9,7 @@ from typing import Any
 
 from lorakit import __version__
 from lorakit.errors import InputError, UsageError
+from lorakit.evaluate.generate import generation_problems
 from lorakit.evaluate.metrics import FINAL, exact_match, extract_number, mean, mean_stderr, numeric_match
 from lorakit.io import STDIO, read_jsonl
 from lorakit.runtime import ProgressFn, no_progress
@@ -49,12 +50,7 @@ class EvalConfig:
             problems.append("--task names one task: give one DATA file with it")
         if sum(d == STDIO for d in self.data) > 1:
             problems.append("'-' (stdin) can be given only once")
-        if self.batch_size < 1:
-            problems.append("--batch-size must be ≥ 1")
-        if self.max_new_tokens < 1:
-            problems.append("--max-new-tokens must be ≥ 1")
-        if self.limit is not None and self.limit < 1:
-            problems.append("--limit must be ≥ 1")
+        problems += generation_problems(self)
         if self.metric not in COMPARES:
             problems.append(f"--metric must be one of {'|'.join(COMPARES)}, not {self.metric!r}")
         if problems:

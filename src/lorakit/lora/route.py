@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lorakit.errors import IncompatibleError, UsageError
+from lorakit.evaluate.generate import generation_problems
 from lorakit.lora.adapters import WEIGHTS, Adapter, check_mergeable, module_union, open_adapter
 from lorakit.runtime import ProgressFn, no_progress
 
@@ -80,12 +81,7 @@ class RouteConfig:
             problems.append("--temperature must be > 0")
         if len(set(map(os.path.realpath, self.adapters))) < len(self.adapters):
             problems.append("an adapter is given twice")
-        if self.batch_size < 1:
-            problems.append("--batch-size must be ≥ 1")
-        if self.max_new_tokens < 1:
-            problems.append("--max-new-tokens must be ≥ 1")
-        if self.limit is not None and self.limit < 1:
-            problems.append("--limit must be ≥ 1")
+        problems += generation_problems(self)
         if problems:
             raise UsageError("; ".join(problems))
 
