@@ -4,8 +4,12 @@ Llama-7B-shaped modules: hidden 4096, intermediate 11008, 2 layers, all linear t
 gate up down: 14 modules), r=16, alpha=32, random factors written as PEFT adapter folders (no
 base weights needed by lorakit). Both sides merge to rank 16 on the CPU with the same thread count.
 
-- lorakit: ``merge_adapters`` in a fresh subprocess per run (time and peak RSS via
-  resource.getrusage), on all 14 modules for 2, 4, 8, 16 adapters, and on the PEFT subset.
+- lorakit: the ``lorakit merge`` command in a fresh process per run (its peak RSS from
+  ``os.wait4``, the merge time from its ``--json`` summary), on all 14 modules for 2, 4, 8, 16
+  adapters, and on the PEFT subset. task-arithmetic runs on NumPy and never imports torch.
+- ``merge --into-base``: a Llama base built from a config (hidden 1024, 16 layers, float32) saved
+  in 100 MB shards, 2 adapters on all its linear layers; peak RSS of the command against the
+  model's and the largest shard's bytes.
 - PEFT: a 2-layer LlamaConfig model with those sizes (vocabulary 128) and the 4 adapters loaded;
   its svd builds each dense ΔW and runs a full SVD (~89 s per 4096² module here), so it runs
   on a subset of modules (``--peft-modules``, default layer 0's q_proj), and both sides are
@@ -34,16 +38,9 @@ SHAPES = {"self_attn.q_proj": (HIDDEN, HIDDEN), "self_attn.k_proj": (HIDDEN, HID
           "mlp.down_proj": (HIDDEN, INTER)}
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
-CHILD = """
-import json, resource, sys, time, torch
-torch.set_num_threads({threads})
-from lorakit.lora.merge import MergeConfig, merge_adapters
-torch.linalg.qr(torch.randn(64, 8, dtype=torch.float64)); torch.linalg.svd(torch.randn(8, 8, dtype=torch.float64))
-baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-t = time.perf_counter()
-merge_adapters(MergeConfig(adapters={adapters!r}, out={out!r}, method="task-arithmetic", rank={rank}, force=True))
-print(json.dumps({{"seconds": time.perf_counter() - t, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "baseline": baseline}}))
-"""
+BASE = {"hidden": 1024, "intermediate": 2816, "layers": 16, "vocab": 8192, "shard": "100MB"}
+"""The --into-base model: ~223 M float32 parameters (~890 MB) in 9 shards."""
+LORAKIT = [str(Path(sys.executable).with_name("lorakit"))]
 
 
 def modules(only: list[str] | None = None) -> dict[str, tuple[int, int]]:
@@ -51,19 +48,19 @@ def modules(only: list[str] | None = None) -> dict[str, tuple[int, int]]:
     return {k: v for k, v in out.items() if only is None or k in only}
 
 
-def write_adapter(folder: Path, seed: int, only: list[str] | None = None) -> int:
-    """A PEFT folder with random factors (ΔW ≠ 0); returns its bytes."""
+def write_adapter(folder: Path, seed: int, shapes: dict[str, tuple[int, int]]) -> int:
+    """A PEFT folder with random factors (ΔW ≠ 0) for ``shapes`` (module -> (out, in)); returns its bytes."""
     import torch
     from safetensors.torch import save_file
 
     g = torch.Generator().manual_seed(seed)
     tensors = {}
-    for name, (out, inp) in modules(only).items():
+    for name, (out, inp) in shapes.items():
         tensors[f"base_model.model.{name}.lora_A.weight"] = torch.randn(R, inp, generator=g) / inp**0.5
         tensors[f"base_model.model.{name}.lora_B.weight"] = torch.randn(out, R, generator=g) * 0.01
     folder.mkdir(parents=True)
     config = {"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": R, "lora_alpha": ALPHA, "lora_dropout": 0.0,
-              "target_modules": sorted(only) if only else TARGETS, "bias": "none", "fan_in_fan_out": False,
+              "target_modules": sorted({n.rsplit(".", 1)[-1] for n in shapes}), "bias": "none", "fan_in_fan_out": False,
               "use_rslora": False, "use_dora": False, "init_lora_weights": True, "base_model_name_or_path": None,
               "inference_mode": True, "rank_pattern": {}, "alpha_pattern": {}}
     (folder / "adapter_config.json").write_text(json.dumps(config))
@@ -71,10 +68,79 @@ def write_adapter(folder: Path, seed: int, only: list[str] | None = None) -> int
     return (folder / "adapter_model.safetensors").stat().st_size
 
 
-def run_lorakit(adapters: list[Path], out: Path, threads: int) -> dict[str, float]:
-    code = CHILD.format(threads=threads, adapters=[str(a) for a in adapters], out=str(out), rank=R)
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(res.stdout.strip().splitlines()[-1])
+RUNNER = """
+import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[1:])
+_, status, usage = os.wait4(proc.pid, 0)
+print("peak_rss", usage.ru_maxrss * 1024, os.waitstatus_to_exitcode(status), file=sys.stderr)
+"""
+"""Runs a command and reports its peak RSS. A process started by this (large) bench would inherit
+the bench's RSS as its high-water mark (Linux records the pre-exec memory in ru_maxrss), so a
+small interpreter starts it instead and reads its rusage with os.wait4."""
+
+
+def peak_rss(cmd: list[str]) -> tuple[int, str]:
+    """Run ``cmd``; its own peak RSS in bytes and its stdout."""
+    res = subprocess.run([sys.executable, "-c", RUNNER, *cmd], capture_output=True, text=True)
+    *rest, last = res.stderr.strip().splitlines() or [""]
+    if not last.startswith("peak_rss ") or last.split()[2] != "0":
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{res.stderr}")
+    return int(last.split()[1]), res.stdout
+
+
+def run_lorakit(adapters: list[Path], out: Path, threads: int, *extra: str) -> dict[str, float]:
+    """``lorakit merge --method task-arithmetic`` in its own process: merge seconds and peak RSS."""
+    rss, stdout = peak_rss(LORAKIT + ["merge", *map(str, adapters), "--method", "task-arithmetic", "--rank", str(R),
+                                      "--out", str(out), "--force", "--json", "--quiet", "--threads", str(threads), *extra])
+    return {"seconds": json.loads(stdout)["seconds"], "peak_rss": rss}
+
+
+def build_base(folder: Path) -> dict[str, int]:
+    """A float32 Llama base in several safetensors shards; its byte counts."""
+    import torch
+    from safetensors import safe_open
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    torch.manual_seed(0)
+    h, inter = BASE["hidden"], BASE["intermediate"]
+    config = LlamaConfig(vocab_size=BASE["vocab"], hidden_size=h, intermediate_size=inter, num_hidden_layers=BASE["layers"],
+                         num_attention_heads=16, num_key_value_heads=16, max_position_embeddings=64, tie_word_embeddings=False)
+    LlamaForCausalLM(config).save_pretrained(str(folder), max_shard_size=BASE["shard"])
+    shards = sorted(folder.glob("*.safetensors"))
+    largest_tensor = 0
+    for shard in shards:
+        with safe_open(str(shard), framework="pt") as fh:
+            for k in fh.keys():
+                sl = fh.get_slice(k)
+                n = 4
+                for d in sl.get_shape():
+                    n *= d
+                largest_tensor = max(largest_tensor, n)
+    sizes = [f.stat().st_size for f in shards]
+    return {"total": sum(sizes), "largest_shard": max(sizes), "shards": len(sizes), "largest_tensor": largest_tensor}
+
+
+def bench_into_base(tmp: Path, threads: int) -> None:
+    """Peak RSS of ``merge --into-base`` against the model's bytes: about one shard + the adapters."""
+    base = tmp / "base"
+    sizes = build_base(base)
+    h, inter = BASE["hidden"], BASE["intermediate"]
+    shapes = {f"model.layers.{i}.{k}": s for i in range(BASE["layers"]) for k, s in {
+        "self_attn.q_proj": (h, h), "self_attn.k_proj": (h, h), "self_attn.v_proj": (h, h), "self_attn.o_proj": (h, h),
+        "mlp.gate_proj": (inter, h), "mlp.up_proj": (inter, h), "mlp.down_proj": (h, inter)}.items()}
+    adapters = [tmp / f"base-lora{i}" for i in range(2)]
+    adapter_bytes = sum(write_adapter(a, seed=10 + i, shapes=shapes) for i, a in enumerate(adapters))
+    floor, _ = peak_rss([sys.executable, "-c", "import torch, safetensors, numpy"])
+    res = run_lorakit(adapters, tmp / "merged-model", threads, "--into-base", str(base))
+    mib = 2**20
+    print(f"merge --into-base: model {sizes['total'] / mib:.0f} MiB in {sizes['shards']} shards (largest shard "
+          f"{sizes['largest_shard'] / mib:.0f} MiB, largest tensor {sizes['largest_tensor'] / mib:.0f} MiB), 2 adapters "
+          f"{adapter_bytes / mib:.0f} MiB on its {len(shapes)} linear layers: {res['seconds']:.1f} s, peak RSS "
+          f"{res['peak_rss'] / mib:.0f} MiB ({res['peak_rss'] / sizes['total']:.2f}x the model's bytes) = a bare "
+          f"`import torch, numpy` process ({floor / mib:.0f} MiB) + {(res['peak_rss'] - floor) / mib:.0f} MiB "
+          f"(largest shard + adapters: {(sizes['largest_shard'] + adapter_bytes) / mib:.0f} MiB)", flush=True)
 
 
 def run_peft(adapters: list[Path], subset: list[str], threads: int) -> tuple[float, dict]:
@@ -115,22 +181,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-merge-") as tmp_str:
         tmp = Path(tmp_str)
         counts = [int(c) for c in args.counts.split(",")]
-        sizes = [write_adapter(tmp / f"full{i}", seed=i) for i in range(max(counts))]
+        sizes = [write_adapter(tmp / f"full{i}", seed=i, shapes=modules()) for i in range(max(counts))]
         small = [tmp / f"sub{i}" for i in range(4)]
         for i, p in enumerate(small):
-            write_adapter(p, seed=i, only=subset)
+            write_adapter(p, seed=i, shapes=modules(subset))
+        startup, _ = peak_rss(LORAKIT + ["merge", "--help"])
         print(f"adapters: {len(modules())} modules of 2 Llama-7B-shaped layers, r={R}, {sizes[0] / 2**20:.1f} MiB each; "
-              f"threads {args.threads}", flush=True)
+              f"threads {args.threads}; `lorakit merge --help` peak RSS {startup / 2**20:.0f} MiB", flush=True)
 
         # lorakit: all modules, 2..16 adapters, fresh process each
         rows = {}
         for n in counts:
             rows[n] = run_lorakit([tmp / f"full{i}" for i in range(n)], tmp / f"out{n}", args.threads)
-            budget = 2 * sum(sizes[:n]) + 300 * 2**20
+            budget = 2 * sum(sizes[:n]) + 300 * 10**6
             print(f"lorakit task-arithmetic, {n:2d} adapters, 14 modules: {rows[n]['seconds']:7.2f} s  "
-                  f"peak RSS {rows[n]['peak_rss'] / 2**20:6.0f} MiB (inputs {sum(sizes[:n]) / 2**20:.0f} MiB; "
-                  f"limit 2x inputs + 300 MiB = {budget / 2**20:.0f} MiB: {'ok' if rows[n]['peak_rss'] <= budget else 'OVER'}; "
-                  f"process baseline after imports {rows[n]['baseline'] / 2**20:.0f} MiB)", flush=True)
+                  f"peak RSS {rows[n]['peak_rss'] / 2**20:4.0f} MiB (inputs {sum(sizes[:n]) / 2**20:.0f} MiB; "
+                  f"limit 2x inputs + 300 MB = {budget / 2**20:.0f} MiB: {'ok' if rows[n]['peak_rss'] <= budget else 'OVER'})",
+                  flush=True)
+
+        bench_into_base(tmp, args.threads)
 
         # the PEFT subset, both sides on the same modules
         lk = run_lorakit(small, tmp / "sub-out", args.threads)

@@ -121,8 +121,14 @@ def test_nan_weights_are_refused_when_read(adapter, tmp_path):
     tensors[key][0, 0] = float("nan")
     save_file(tensors, str(p / WEIGHTS))
     a = open_adapter(p)
-    with pytest.raises(InputError, match="non-finite values"):
-        a.factors(key.removeprefix("base_model.model.").removesuffix(".lora_B.weight"))
+    name = key.removeprefix("base_model.model.").removesuffix(".lora_B.weight")
+    for read in (a.factors, a.arrays):  # torch and the torch-free reader
+        with pytest.raises(InputError, match="non-finite values"):
+            read(name)
+    (p / WEIGHTS).write_bytes((p / WEIGHTS).read_bytes()[:-8])  # cut after opening
+    last = max(a.spans, key=lambda k: a.spans[k][3]).removeprefix("base_model.model.").rsplit(".lora_", 1)[0]
+    with pytest.raises(InputError, match="truncated"):
+        a.arrays(last)
 
 
 def test_peft_written_dora_is_refused(base, tmp_path):
@@ -139,3 +145,30 @@ def test_check_mergeable(base, make_tiny_model, adapter, tmp_path):
     with pytest.raises(IncompatibleError, match="k_proj: shape 64x64 in .* but 32x64"):
         check_mergeable([a, q], allow_different_bases=True)
     assert check_mergeable([a, open_adapter(adapter)]) == str(base)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+def test_arrays_equal_factors_and_the_writer_rounds_as_torch(adapter, tmp_path, dtype):
+    """The torch-free reader widens exactly; TensorWriter casts float64 as ``tensor.to(dtype)`` does."""
+    import numpy as np
+
+    from lorakit.lora.adapters import TensorWriter
+
+    p = _copy(adapter, tmp_path / "in")
+    save_file({k: v.to(dtype) for k, v in load_file(str(p / WEIGHTS)).items()}, str(p / WEIGHTS))
+    a = open_adapter(p)
+    g = torch.Generator().manual_seed(0)
+    wide = {"x": torch.randn(64, 33, generator=g, dtype=torch.float64) * 10.0 ** torch.randint(-8, 8, (64, 33), generator=g)}
+    writer = TensorWriter(tmp_path / "out.safetensors", str(dtype).removeprefix("torch."))
+    for n in a.modules:
+        B, A = a.arrays(n)
+        tB, tA = a.factors(n, torch.float64)
+        assert B.dtype == np.float64 and np.array_equal(B, tB.numpy()) and np.array_equal(A, tA.numpy())
+        wide[n] = tB * 0.37
+    for k, v in wide.items():
+        writer.add(k, v.numpy())
+    writer.close()
+    got = load_file(str(tmp_path / "out.safetensors"))
+    assert set(got) == set(wide) and not (tmp_path / "out.safetensors.data").exists()
+    assert all(torch.equal(got[k], v.to(dtype)) for k, v in wide.items())
+

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +22,16 @@ def parse_weights(text: str | None) -> list[float] | None:
         return [float(w) for w in text.split(",")]
     except ValueError:
         raise UsageError(f"--weights must be comma-separated numbers, not {text!r}") from None
+
+
+def limit_threads(n: int) -> None:
+    """Cap BLAS/OpenMP threads for NumPy and torch, without importing torch (the exact methods never do)."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)  # read when numpy / torch load
+    if "torch" in sys.modules:
+        from lorakit.runtime import set_threads
+
+        set_threads(n)
 
 
 @command
@@ -42,10 +54,9 @@ def merge(
     threads: Annotated[int, Opt("--threads", help="CPU threads (default 1: many small factorisations, where more threads mostly add contention).")] = 1,
 ) -> None:
     """Merge LoRA adapters module by module into one PEFT adapter folder (r == lora_alpha)."""
+    limit_threads(threads)
     from lorakit.lora.merge import MergeConfig, merge_adapters
-    from lorakit.runtime import set_threads
 
-    set_threads(threads)
     cfg = MergeConfig(adapters=adapters, out=out, method=method, weights=parse_weights(weights), rank=rank,
                       density=density, seed=seed, dtype=dtype, peft_compat=peft_compat,
                       allow_different_bases=allow_different_bases, into_base=into_base, force=force)

@@ -1,9 +1,11 @@
 """PEFT LoRA adapter folders read and written without a base model.
 
 An adapter folder is ``adapter_config.json`` + ``adapter_model.safetensors``. Reading parses the
-config and the safetensors header (names, shapes, dtypes) up front, then loads one module's
-factors at a time through ``safe_open`` (memory-mapped), so a merge holds about one module per
-input in memory. Everything that cannot be merged linearly is refused with one clear line:
+config and the safetensors header (names, shapes, dtypes, offsets) up front without torch, then
+reads one module's factors at a time: ``factors`` as torch tensors (through ``safe_open``),
+``arrays`` as float64 NumPy arrays read straight from their byte ranges (torch-free: the exact
+merge methods run without importing torch, whose import alone is ~280 MiB RSS), so a merge holds
+about one module per input in memory. Writing streams too (``TensorWriter``). Everything that cannot be merged linearly is refused with one clear line:
 DoRA, ``lora_bias``, trained biases, full-weight copies (``modules_to_save``), PiSSA-style
 inits (relative to a modified base), conv LoRAs, pickled ``.bin`` folders, corrupt files.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +31,7 @@ from lorakit.errors import IncompatibleError, InputError
 from lorakit.models.load import check_adapter_dir
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
 CONFIG = "adapter_config.json"
@@ -41,6 +45,11 @@ SUFFIXES: dict[str, tuple[str, Literal["A", "B"], Literal["linear", "embedding"]
 }
 MUTATED_INITS = ("pissa", "olora", "corda", "loftq", "lora_ga", "eva")
 """init_lora_weights values whose saved adapter is relative to a modified base (unless converted)."""
+SIZES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
+         "F8_E4M3": 1, "F8_E5M2": 1}
+"""Bytes per element of the safetensors dtypes."""
+FLOATS = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2"}
+"""NumPy dtypes the factors are read as (bfloat16 as its raw 16 bits, widened by ``_bf16_to_f32``)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,8 @@ class Adapter:
     fingerprint: str | None = None
     """Base fingerprint recorded by ``train-lora`` in lorakit.json, when present."""
     _checked: set[str] = field(default_factory=set)
+    spans: dict[str, tuple[str, tuple[int, ...], int, int]] = field(default_factory=dict)
+    """Tensor name -> (dtype, shape, first byte, end byte) in the weights file."""
 
     @property
     def base(self) -> str | None:
@@ -104,6 +115,65 @@ class Adapter:
         if dtype is not None:
             B, A = B.to(dtype), A.to(dtype)
         return B, A
+
+    def arrays(self, name: str) -> tuple["np.ndarray", "np.ndarray"]:
+        """(B, A) of one module as float64 NumPy arrays, unscaled (torch-free); non-finite values raise InputError.
+
+        The values equal ``factors(name, torch.float64)`` exactly (every stored float widens exactly).
+        """
+        import numpy as np
+
+        out = []
+        for n in self.modules[name].tensor_names():
+            dtype, shape, begin, end = self.spans[n]
+            if dtype not in FLOATS:
+                raise InputError(f"{self.path / WEIGHTS}: {n} has dtype {dtype}; LoRA factors must be F64/F32/F16/BF16")
+            try:
+                with (self.path / WEIGHTS).open("rb") as fh:
+                    fh.seek(begin)
+                    raw = fh.read(end - begin)
+            except OSError as e:
+                raise InputError(f"{self.path / WEIGHTS}: cannot read {name} ({e})") from None
+            if len(raw) != end - begin:
+                raise InputError(f"{self.path / WEIGHTS}: not a readable safetensors file (truncated at {n})")
+            t = np.frombuffer(raw, dtype=FLOATS[dtype])
+            t = (_bf16_to_f32(t) if dtype == "BF16" else t).astype(np.float64).reshape(shape)
+            if not np.isfinite(t).all():
+                raise InputError(f"{self.path / WEIGHTS}: non-finite values (NaN/inf) in {n}")
+            out.append(t)
+        B, A = out
+        return B, A
+
+
+def _bf16_to_f32(bits: "np.ndarray") -> "np.ndarray":
+    """bfloat16 bit patterns (uint16) as float32: the upper half of the float32 (exact)."""
+    import numpy as np
+
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+def _f32_to_bf16(x: "np.ndarray") -> "np.ndarray":
+    """float32 -> bfloat16 bit patterns, rounding to nearest even as torch does (finite values)."""
+    import numpy as np
+
+    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
+    return ((bits + (np.uint32(0x7FFF) + ((bits >> 16) & 1))) >> 16).astype(np.uint16)
+
+
+def read_header(path: Path) -> tuple[dict[str, Any], int]:
+    """A safetensors file's JSON header (with its ``__metadata__``, if any) and where its data starts."""
+    with path.open("rb") as fh:
+        raw = fh.read(8)
+        if len(raw) < 8:
+            raise InputError(f"{path}: not a readable safetensors file (no header)")
+        (n,) = struct.unpack("<Q", raw)
+        try:
+            header = json.loads(fh.read(n))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise InputError(f"{path}: not a readable safetensors file (bad header)") from None
+    if not isinstance(header, dict):
+        raise InputError(f"{path}: not a readable safetensors file (bad header)")
+    return header, 8 + n
 
 
 # reading ----------------------------------------------------------------------------------------
@@ -172,7 +242,7 @@ def open_adapter(path: str | Path) -> Adapter:
     found: dict[str, dict[str, Any]] = {}
     dtypes: set[str] = set()
     try:
-        with safe_open(str(p / WEIGHTS), framework="pt") as fh:
+        with safe_open(str(p / WEIGHTS), framework="np") as fh:  # validates the file; torch-free
             for key in fh.keys():
                 stem, which, kind = _classify(p, key)
                 sl = fh.get_slice(key)
@@ -203,7 +273,10 @@ def open_adapter(path: str | Path) -> Adapter:
         except (json.JSONDecodeError, AttributeError):
             fingerprint = None
     dtype = dtypes.pop() if len(dtypes) == 1 else "mixed"
-    return Adapter(p, config, modules, dtype, (p / WEIGHTS).stat().st_size, fingerprint)
+    header, start = read_header(p / WEIGHTS)
+    spans = {k: (v["dtype"], tuple(v["shape"]), start + v["data_offsets"][0], start + v["data_offsets"][1])
+             for k, v in header.items() if k != "__metadata__"}
+    return Adapter(p, config, modules, dtype, (p / WEIGHTS).stat().st_size, fingerprint, spans=spans)
 
 
 def _read_config(p: Path) -> dict[str, Any]:
@@ -274,9 +347,60 @@ def adapter_config(template: Mapping[str, Any], ranks: Mapping[str, int], base: 
     return config
 
 
+def write_config(folder: Path, config: Mapping[str, Any]) -> None:
+    (folder / CONFIG).write_text(json.dumps(dict(config), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def write_adapter(folder: Path, config: Mapping[str, Any], tensors: Mapping[str, "torch.Tensor"]) -> None:
     """Write ``adapter_config.json`` and ``adapter_model.safetensors`` into ``folder`` (being built)."""
     from safetensors.torch import save_file
 
-    (folder / CONFIG).write_text(json.dumps(dict(config), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_config(folder, config)
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(folder / WEIGHTS), metadata={"format": "pt"})
+
+
+TORCH_NAMES = {"float32": "F32", "bfloat16": "BF16", "float16": "F16", "float64": "F64"}
+
+
+class TensorWriter:
+    """A safetensors file written one tensor at a time, so that nothing has to be held until the end.
+
+    ``add`` casts a float64 NumPy array (or a torch tensor) to ``dtype`` (``float32`` / ``bfloat16``
+    / ``float16``, with torch's rounding: float64 -> float32 -> the narrower type) and appends its
+    bytes to a spool file beside the target; ``close`` writes the header (``{"format": "pt"}``
+    metadata, tensors in the order added) and then the spooled data in 1 MiB chunks.
+    """
+
+    def __init__(self, path: Path, dtype: str) -> None:
+        self.path, self.dtype = Path(path), dtype
+        self.spool_path = self.path.with_name(self.path.name + ".data")
+        self.spool = self.spool_path.open("wb")
+        self.header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
+        self.offset = 0
+
+    def add(self, name: str, t: Any) -> None:
+        import numpy as np
+
+        if isinstance(t, np.ndarray):
+            with np.errstate(over="ignore"):  # out of range -> inf, as torch casts
+                x = np.ascontiguousarray(t, dtype=np.float32 if self.dtype != "float64" else np.float64)
+                x = _f32_to_bf16(x) if self.dtype == "bfloat16" else x.astype(np.float16) if self.dtype == "float16" else x
+        else:  # torch
+            import torch
+
+            x = t.to(getattr(torch, self.dtype)).contiguous().reshape(-1).view(torch.uint8).numpy()
+        data = memoryview(np.ascontiguousarray(x)).cast("B")
+        self.header[name] = {"dtype": TORCH_NAMES[self.dtype], "shape": list(t.shape),
+                             "data_offsets": [self.offset, self.offset + len(data)]}
+        self.spool.write(data)
+        self.offset += len(data)
+
+    def close(self) -> None:
+        self.spool.close()
+        blob = json.dumps(self.header, separators=(",", ":")).encode()
+        blob += b" " * (-len(blob) % 8)
+        with self.path.open("wb") as out, self.spool_path.open("rb") as data:
+            out.write(struct.pack("<Q", len(blob)) + blob)
+            for chunk in iter(lambda: data.read(1 << 20), b""):
+                out.write(chunk)
+        self.spool_path.unlink()

@@ -16,11 +16,25 @@ with r == lora_alpha (scaling 1).
   a generator seeded by (seed, module name).
 - ``peft_compat``: PEFT's ``add_weighted_adapter`` factor-space arithmetic (A and B merged
   separately with √|wᵢ sᵢ|, sign on A), for ``linear``/``uniform``/``ties``/``dare-*``/``magnitude-prune``.
+  DARE there drops entries of A and of B independently (each kept with probability d, times
+  1/d) from torch's global RNG, seeded here by ``seed`` and consumed module by module in the
+  file's (sorted) order, A before B. PEFT consumes the same RNG initialising the new adapter and
+  walks modules in model order, so at density < 1 the masks (not their statistics) differ from
+  a given PEFT run; at density 1 the results are equal.
+
+The factor-space and exact methods (``uniform``, ``linear``, ``cat``, ``task-arithmetic``) run on
+float64 NumPy arrays without importing torch (its import alone is ~280 MiB of RSS, more than the
+adapters of a 7B model); the functions below take NumPy arrays or torch tensors alike and return
+the same kind. The elementwise methods and ``--peft-compat`` run on torch (DARE's masks come from
+a torch generator; PEFT's functions are torch). Inputs are read and the output written one module
+at a time, so peak memory is about the interpreter, one module's work and the output file's
+header, whatever the number of modules.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -51,28 +65,38 @@ Factors = tuple["Tensor", "Tensor"]
 # exact sums ------------------------------------------------------------------------------------
 
 
-def concat(parts: Sequence[Factors]) -> Factors:
-    """[B₁ | B₂ | …] · [A₁; A₂; …] = Σ Bᵢ Aᵢ, exactly."""
+def xp(t: Any) -> Any:
+    """The array module of ``t``: numpy for NumPy arrays, else torch (imported only then)."""
+    import numpy as np
+
+    if isinstance(t, np.ndarray):
+        return np
     import torch
 
-    return torch.cat([b for b, _ in parts], dim=1), torch.cat([a for _, a in parts], dim=0)
+    return torch
+
+
+def concat(parts: Sequence[Factors]) -> Factors:
+    """[B₁ | B₂ | …] · [A₁; A₂; …] = Σ Bᵢ Aᵢ, exactly."""
+    m = xp(parts[0][0])
+    return m.concat([b for b, _ in parts], 1), m.concat([a for _, a in parts], 0)
 
 
 def lowrank_svd(B: "Tensor", A: "Tensor") -> tuple["Tensor", "Tensor", "Tensor"]:
     """U, S, Vh with B @ A = U diag(S) Vh, via QR of B and Aᵀ and an SVD of the small core."""
-    import torch
-
-    qb, rb = torch.linalg.qr(B)
-    qa, ra = torch.linalg.qr(A.T)
-    u, s, vh = torch.linalg.svd(rb @ ra.T, full_matrices=False)
+    m = xp(B)
+    qb, rb = m.linalg.qr(B)
+    qa, ra = m.linalg.qr(A.T)
+    u, s, vh = m.linalg.svd(rb @ ra.T, full_matrices=False)
     return qb @ u, s, vh @ qa.T
 
 
 def split(U: "Tensor", S: "Tensor", Vh: "Tensor", rank: int) -> tuple["Tensor", "Tensor", float]:
     """Keep the top ``rank`` singular triplets as balanced factors; the relative Frobenius error."""
-    root = S[:rank].sqrt()
-    total = float(S.square().sum())
-    err = (float(S[rank:].square().sum()) / total) ** 0.5 if total > 0 else 0.0
+    m = xp(S)
+    root = m.sqrt(S[:rank])
+    total = float(m.square(S).sum())
+    err = (float(m.square(S[rank:]).sum()) / total) ** 0.5 if total > 0 else 0.0
     return U[:, :rank] * root, root[:, None] * Vh[:rank], err
 
 
@@ -94,14 +118,13 @@ def truncate_dense(delta: "Tensor", rank: int) -> tuple["Tensor", "Tensor", floa
 
 def pad_rank(t: "Tensor", r: int, dim: int) -> "Tensor":
     """Zero-pad the rank dimension of a factor to ``r``."""
-    import torch
-
     extra = r - t.shape[dim]
     if extra == 0:
         return t
     shape = list(t.shape)
     shape[dim] = extra
-    return torch.cat([t, t.new_zeros(shape)], dim=dim)
+    m = xp(t)
+    return m.concat([t, m.zeros(shape, dtype=t.dtype, device=t.device)], dim)
 
 
 def average(parts: Sequence[Factors], weights: Sequence[float]) -> Factors:
@@ -189,7 +212,9 @@ def peft_factor_merge(method: str, parts: Sequence[tuple["Tensor", "Tensor", flo
     merged = []
     for tensors, w in (([a for _, a, _ in parts], wa), ([b for b, _, _ in parts], wb)):
         args: tuple[Any, ...] = (tensors, torch.tensor(w, dtype=tensors[0].dtype))
-        merged.append(getattr(merge_utils, fn)(*args) if fn == "task_arithmetic" else getattr(merge_utils, fn)(*args, density))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PEFT warns that density 1 prunes nothing
+            merged.append(getattr(merge_utils, fn)(*args) if fn == "task_arithmetic" else getattr(merge_utils, fn)(*args, density))
     A, B = merged
     return B, A
 
@@ -209,9 +234,11 @@ class ModuleResult:
 def merge_module(method: str, name: str, parts: Sequence[tuple["Tensor", "Tensor", float]], weights: Sequence[float],
                  rank: int | None = None, density: float | None = None, seed: int = 0,
                  peft_compat: bool = False) -> ModuleResult:
-    """Merge one module. ``parts``: (B, A, scaling) per input present (absent inputs are zero)."""
-    import torch
+    """Merge one module. ``parts``: (B, A, scaling) per input present (absent inputs are zero).
 
+    Factors may be NumPy arrays for ``uniform``/``linear``/``cat``/``task-arithmetic`` (the result is
+    then NumPy too); the other methods and ``peft_compat`` need torch tensors.
+    """
     if peft_compat:
         B, A = peft_factor_merge(method, parts, weights, density)
         return ModuleResult(B, A, B.shape[1])
@@ -228,6 +255,8 @@ def merge_module(method: str, name: str, parts: Sequence[tuple["Tensor", "Tensor
         target = min(target, B.shape[1], B.shape[0], A.shape[1])
         B, A, err = recompress(B, A, target)
         return ModuleResult(B, A, target, err)
+    import torch
+
     gen = torch.Generator().manual_seed((seed * 1_000_003 + zlib.crc32(name.encode())) % 2**63)
     deltas = [(b * s) @ a for b, a, s in parts]
     merged = combine_dense(method, deltas, weights, density or 1.0, gen)
@@ -315,20 +344,30 @@ class MergeResult:
                 "seconds": round(self.seconds, 3)}
 
 
-def _dtype(name: str, adapters: Sequence["Adapter"]) -> "Any":
-    import torch
-
+def _dtype(name: str, adapters: Sequence["Adapter"]) -> str:
+    """The output dtype's name: ``auto`` is the inputs' when they agree, else float32."""
     if name == "auto":
         found = {a.dtype for a in adapters}
         name = {"F32": "float32", "BF16": "bfloat16", "F16": "float16"}.get(found.pop(), "float32") if len(found) == 1 else "float32"
-    return getattr(torch, name)
+    return name
+
+
+def needs_torch(cfg: MergeConfig) -> bool:
+    """Whether this merge computes with torch (elementwise methods, --peft-compat) or NumPy (the rest)."""
+    return cfg.peft_compat or cfg.method in DENSE_METHODS
 
 
 def merge_adapters(cfg: MergeConfig, progress: ProgressFn = no_progress) -> MergeResult:
-    """Merge ``cfg.adapters`` module by module and write a PEFT folder with lorakit.json to ``cfg.out``."""
-    import torch
+    """Merge ``cfg.adapters`` module by module and write a PEFT folder with lorakit.json to ``cfg.out``.
 
-    from lorakit.lora.adapters import adapter_config, check_mergeable, module_union, open_adapter, write_adapter
+    Each module's factors are read, merged and written (appended to the output file, or kept as
+    float32 factors for ``--into-base``) before the next module is read. The NumPy methods use
+    NumPy's BLAS threads, which follow ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` when NumPy is
+    first imported (the CLI sets them from ``--threads``).
+    """
+    import numpy as np
+
+    from lorakit.lora.adapters import WEIGHTS, TensorWriter, adapter_config, check_mergeable, module_union, open_adapter, write_config
     from lorakit.lora.merge_base import Update, merge_into_base
     from lorakit.models.load import check_model_dir
 
@@ -343,57 +382,71 @@ def merge_adapters(cfg: MergeConfig, progress: ProgressFn = no_progress) -> Merg
     weights = cfg.resolved_weights()
     names = module_union(adapters)
     out_dtype = _dtype(cfg.dtype, adapters)
-    work = torch.float64 if cfg.method in FACTOR_METHODS + EXACT_METHODS and not cfg.peft_compat else torch.float32
-    if cfg.peft_compat:
-        torch.manual_seed(cfg.seed)
+    if needs_torch(cfg):
+        import torch
 
-    # 2) stream: one module of every input at a time
-    tensors: dict[str, Any] = {}
+        def read(a: "Adapter", name: str) -> Factors:
+            return a.factors(name, torch.float32)
+
+        if cfg.peft_compat:
+            torch.manual_seed(cfg.seed)
+    else:
+        def read(a: "Adapter", name: str) -> Factors:
+            return a.arrays(name)  # float64, exact
+
+    # 2) stream: one module of every input at a time, written before the next is read
     ranks: dict[str, int] = {}
     errors: dict[str, float] = {}
     updates: dict[str, Update] = {}
-    for step, name in enumerate(names, start=1):
-        present = [(a, w) for a, w in zip(adapters, weights) if name in a.modules]
-        parts = []
-        for a, _ in present:
-            B, A = a.factors(name, work)
-            parts.append((B, A, a.modules[name].scaling))
-        if cfg.method in FACTOR_METHODS and not cfg.peft_compat and len(present) < len(adapters):
-            m = present[0][0].modules[name]
-            zero = (torch.zeros(m.out_features, 1, dtype=work), torch.zeros(1, m.in_features, dtype=work), 1.0)
-            absent = [w for a, w in zip(adapters, weights) if name not in a.modules]
-            parts, mod_weights = parts + [zero] * len(absent), [w for _, w in present] + absent
-        else:
-            mod_weights = [w for _, w in present]
-        res = merge_module(cfg.method, name, parts, mod_weights, cfg.rank, cfg.density, cfg.seed, cfg.peft_compat)
-        b_name, a_name = present[0][0].modules[name].tensor_names()
-        tensors[b_name], tensors[a_name] = res.B.to(out_dtype).contiguous(), res.A.to(out_dtype).contiguous()
-        ranks[name] = res.rank
-        if cfg.into_base is not None:
-            first = present[0][0]
-            transposed = first.modules[name].kind == "embedding" or first.fan_in_fan_out
-            updates[name] = Update(res.B.float(), res.A.float(), transposed)
-        if res.truncation_error is not None:
-            errors[name] = res.truncation_error
-        progress(ProgressEvent("merge", step, len(names)))
-
-    # 3) save: PEFT folder (r == lora_alpha) + lorakit.json
-    fan = any(a.fan_in_fan_out for a in adapters)
-    config = adapter_config(adapters[0].config, ranks, base, fan)
     result = MergeResult(Path(cfg.out), cfg.method, weights, len(names), ranks, errors,
                          input_bytes=sum(a.nbytes for a in adapters))
     with atomic_dir(cfg.out, force=cfg.force) as tmp:
-        if cfg.into_base is None:
-            write_adapter(tmp, config, tensors)
+        writer = TensorWriter(tmp / WEIGHTS, out_dtype) if cfg.into_base is None else None
+        for step, name in enumerate(names, start=1):
+            present = [(a, w) for a, w in zip(adapters, weights) if name in a.modules]
+            parts = [(*read(a, name), a.modules[name].scaling) for a, _ in present]
+            mod_weights = [w for _, w in present]
+            if cfg.method in FACTOR_METHODS and not cfg.peft_compat and len(present) < len(adapters):
+                m = present[0][0].modules[name]
+                absent = [w for a, w in zip(adapters, weights) if name not in a.modules]
+                zero = (np.zeros((m.out_features, 1)), np.zeros((1, m.in_features)), 1.0)
+                parts, mod_weights = parts + [zero] * len(absent), mod_weights + absent
+            res = merge_module(cfg.method, name, parts, mod_weights, cfg.rank, cfg.density, cfg.seed, cfg.peft_compat)
+            del parts
+            first = present[0][0]
+            if writer is not None:
+                for tensor_name, t in zip(first.modules[name].tensor_names(), (res.B, res.A)):
+                    writer.add(tensor_name, t)
+            else:
+                transposed = first.modules[name].kind == "embedding" or first.fan_in_fan_out
+                updates[name] = Update(_float32(res.B), _float32(res.A), transposed)
+            ranks[name] = res.rank
+            if res.truncation_error is not None:
+                errors[name] = res.truncation_error
+            del res
+            progress(ProgressEvent("merge", step, len(names)))
+
+        # 3) save: PEFT folder (r == lora_alpha) or the full model, + lorakit.json
+        if writer is not None:
+            writer.close()
+            write_config(tmp, adapter_config(adapters[0].config, ranks, base, any(a.fan_in_fan_out for a in adapters)))
         else:
             merge_into_base(Path(cfg.into_base), tmp, updates, progress)
         result.seconds = time.perf_counter() - start
         record = provenance(COMMAND, jsonable(asdict(cfg)), cfg.adapters, cfg.seed)
         record["merge"] = {"method": cfg.method, "weights": weights, "peft_compat": cfg.peft_compat,
                            "into_base": str(cfg.into_base) if cfg.into_base else None,
-                           "base_model_name_or_path": base, "dtype": str(out_dtype).removeprefix("torch."),
+                           "base_model_name_or_path": base, "dtype": out_dtype,
                            "modules": {n: {"rank": ranks[n], **({"truncation_error": errors[n]} if n in errors else {})}
                                        for n in names}}
         record["result"] = result.summary()
         write_json(tmp / "lorakit.json", record)
     return result
+
+
+def _float32(t: Any) -> "Tensor":
+    """A merged factor as a float32 torch tensor (for ``--into-base``)."""
+    import numpy as np
+    import torch
+
+    return torch.from_numpy(t.astype(np.float32)) if isinstance(t, np.ndarray) else t.float()

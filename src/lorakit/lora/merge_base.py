@@ -1,9 +1,10 @@
 """``merge --into-base``: add merged LoRA updates to a base model's weights, one tensor at a time.
 
 Each base shard is rewritten as a shard of the same name (so ``model.safetensors.index.json``
-stays valid): the header is computed from the input header, then tensors are read, updated and
-written one by one, so peak memory is about the largest tensor plus the merged factors, never a
-shard or the model. ΔW = B A is added in float32 and cast back to the tensor's dtype; for
+stays valid): the header is computed from the input header, then each tensor is copied in 1 MiB
+chunks, or, when an update applies to it, read whole (plain reads, no memory map) into buffers
+reused for every weight, updated and written, so peak memory is the interpreter plus the merged
+factors plus three times the largest updated weight, never a shard or the model. ΔW = B A is added in float32 and cast back to the tensor's dtype; for
 ``fan_in_fan_out`` (GPT-2 ``Conv1D``) and embeddings the stored weight is ΔWᵀ's layout.
 """
 
@@ -15,16 +16,17 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from lorakit.errors import IncompatibleError, InputError
+from lorakit.lora.adapters import SIZES, read_header
 from lorakit.runtime import ProgressEvent, ProgressFn, no_progress
 
 if TYPE_CHECKING:
     from torch import Tensor
 
-SIZES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
-         "F8_E4M3": 1, "F8_E5M2": 1}
+TORCH_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16"}
+"""Stored weight dtypes a merged update can be added to."""
 
 
 @dataclass
@@ -37,23 +39,23 @@ class Update:
     """True for Conv1D (fan_in_fan_out) and embeddings: the weight holds (B A)ᵀ."""
 
 
-def _header(path: Path) -> tuple[dict, int]:
-    with path.open("rb") as fh:
-        raw = fh.read(8)
-        if len(raw) < 8:
-            raise InputError(f"{path}: not a safetensors file")
-        (n,) = struct.unpack("<Q", raw)
-        try:
-            return json.loads(fh.read(n)), 8 + n
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise InputError(f"{path}: not a safetensors file (bad header)") from None
+class Buffers:
+    """Work buffers sized for the largest updated weight, reused for every weight (so the allocator,
+    whose free lists otherwise fragment with repeated ~10 MB allocations, holds them once)."""
+
+    def __init__(self, updates: Mapping[str, Update]) -> None:
+        import torch
+
+        n = max((u.B.shape[0] * u.A.shape[1] for u in updates.values()), default=0)
+        self.raw = bytearray(8 * n)
+        self.delta = torch.empty(n, dtype=torch.float32)
+        self.total = torch.empty(n, dtype=torch.float32)
 
 
-def _write_shard(src: Path, dst: Path, updates: Mapping[str, Update], done: set[str]) -> None:
+def _write_shard(src: Path, dst: Path, updates: Mapping[str, Update], done: set[str], buffers: Buffers) -> None:
     import torch
-    from safetensors import SafetensorError, safe_open
 
-    header, _ = _header(src)
+    header, start = read_header(src)
     meta = header.pop("__metadata__", None)
     names = sorted(header, key=lambda k: header[k]["data_offsets"][0])
     out_header: dict = {"__metadata__": meta} if meta else {}
@@ -65,27 +67,53 @@ def _write_shard(src: Path, dst: Path, updates: Mapping[str, Update], done: set[
         n = size
         for d in header[k]["shape"]:
             n *= d
+        begin, end = header[k]["data_offsets"]
+        if end - begin != n:
+            raise InputError(f"{src}: not a readable safetensors file ({k} has {end - begin} bytes for shape {header[k]['shape']})")
         out_header[k] = {"dtype": header[k]["dtype"], "shape": header[k]["shape"], "data_offsets": [offset, offset + n]}
         offset += n
     blob = json.dumps(out_header, separators=(",", ":")).encode()
     blob += b" " * (-len(blob) % 8)
-    try:
-        with safe_open(str(src), framework="pt") as fh, dst.open("wb") as out:
-            out.write(struct.pack("<Q", len(blob)) + blob)
-            for k in names:
-                t = fh.get_tensor(k)
-                module = k.removesuffix(".weight")
-                if k.endswith(".weight") and module in updates:
-                    u = updates[module]
-                    delta = u.B.float() @ u.A.float()
-                    delta = delta.T if u.transposed else delta
-                    if tuple(delta.shape) != tuple(t.shape):
-                        raise IncompatibleError(f"{module}: ΔW is {tuple(delta.shape)} but the base weight is {tuple(t.shape)}")
-                    t = (t.float() + delta).to(t.dtype)
-                    done.add(module)
-                out.write(memoryview(t.contiguous().reshape(-1).view(torch.uint8).numpy()))
-    except SafetensorError as e:
-        raise InputError(f"{src}: not a readable safetensors file ({e})") from None
+    with src.open("rb") as fh, dst.open("wb") as out:
+        out.write(struct.pack("<Q", len(blob)) + blob)
+        for k in names:
+            begin, end = header[k]["data_offsets"]
+            fh.seek(start + begin)
+            module = k.removesuffix(".weight")
+            if not (k.endswith(".weight") and module in updates):
+                _copy_bytes(fh, out, end - begin, src)
+                continue
+            dtype = TORCH_DTYPES.get(header[k]["dtype"])
+            if dtype is None:
+                raise IncompatibleError(f"{src}: {k} is {header[k]['dtype']}, not a float weight a LoRA update can be added to")
+            u = updates[module]
+            shape = tuple(header[k]["shape"])
+            want = (u.A.shape[1], u.B.shape[0]) if u.transposed else (u.B.shape[0], u.A.shape[1])
+            if want != shape:
+                raise IncompatibleError(f"{module}: ΔW is {want} but the base weight is {shape}")
+            raw = memoryview(buffers.raw)[: end - begin]
+            if fh.readinto(raw) != len(raw):
+                raise InputError(f"{src}: not a readable safetensors file (truncated at {k})")
+            # weight + ΔW in float32, cast back to the weight's dtype: all in the reused buffers
+            numel = u.B.shape[0] * u.A.shape[1]
+            t = torch.frombuffer(raw, dtype=getattr(torch, dtype), count=numel).view(shape)
+            delta = torch.matmul(u.B.float(), u.A.float(), out=buffers.delta[:numel].view(u.B.shape[0], u.A.shape[1]))
+            total = buffers.total[:numel].view(shape)
+            total.copy_(t)
+            total.add_(delta.T if u.transposed else delta)
+            t.copy_(total)
+            done.add(module)
+            out.write(raw)
+
+
+def _copy_bytes(src: BinaryIO, dst: BinaryIO, n: int, path: Path) -> None:
+    """Copy ``n`` bytes in 1 MiB chunks (a tensor without an update is copied as stored)."""
+    while n > 0:
+        chunk = src.read(min(n, 1 << 20))
+        if not chunk:
+            raise InputError(f"{path}: not a readable safetensors file (truncated)")
+        dst.write(chunk)
+        n -= len(chunk)
 
 
 def merge_into_base(base: Path, folder: Path, updates: Mapping[str, Update], progress: ProgressFn = no_progress) -> list[str]:
@@ -95,8 +123,9 @@ def merge_into_base(base: Path, folder: Path, updates: Mapping[str, Update], pro
         if f.is_file() and f.suffix != ".safetensors" and f.name != "lorakit.json":
             shutil.copy2(f, folder / f.name)
     done: set[str] = set()
+    buffers = Buffers(updates)
     for i, shard in enumerate(shards, start=1):
-        _write_shard(shard, folder / shard.name, updates, done)
+        _write_shard(shard, folder / shard.name, updates, done, buffers)
         progress(ProgressEvent("into-base", i, len(shards)))
     missing = sorted(set(updates) - done)
     if missing:
