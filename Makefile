@@ -40,6 +40,8 @@ bench: $(STAMP)
 	$(PY) bench/merge.py
 	$(PY) bench/route.py
 	$(PY) bench/rescore.py
+	$(PY) bench/pretrain_bert.py
+	$(PY) bench/scale.py
 
 clean:
 	rm -rf runs .pytest_cache

@@ -7,8 +7,10 @@ written by PEFT; nothing is downloaded.
 - Arrow (lorakit hooks, top-2) forward tokens/s with 2, 4, 8, 16 adapters, against one adapter
   attached with PEFT (what a merged adapter costs) and against PEFT's ``create_arrow_model`` at
   the same library size (prototypes built before timing on both sides).
-- min-entropy's mixed-adapter batches (``adapter_names=``, one ``generate`` call over all
-  prompts) against adapter-at-a-time (one ``generate`` per adapter's share of the prompts).
+- per-example selection's mixed-adapter batches (min-entropy and centroid generate the same way:
+  ``adapter_names=``, one ``generate`` call over all prompts) against adapter-at-a-time (one
+  ``generate`` per adapter's share of the prompts). LoraHub is not timed: after its search it
+  generates with one combined adapter, i.e. at the single-adapter speed.
 Ratios last.
 """
 
@@ -42,6 +44,8 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=2048, help="tokens per forward (batch 32 × tokens/32)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--prompts", type=int, default=96)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: the cores available; "
+                    "1 on a shared machine, where two-thread runs oversubscribe)")
     args = ap.parse_args()
 
     import torch
@@ -59,7 +63,7 @@ def main() -> None:
 
     quiet_libraries()
     warnings.simplefilter("ignore")
-    threads = set_threads()
+    threads = set_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         tok = train_tokenizer(corpus_lines(), tmp / "tok", vocab_size=512)

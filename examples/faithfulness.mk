@@ -1,18 +1,33 @@
 # The faithfulness rescoring study at tiny scale: per language, synthetic news + summaries,
 # a 4-layer BERT pretrained from scratch, PLL rescoring, pairwise accuracy.
 #   make -f examples/faithfulness.mk RUN=runs/demo-faith          (what `make demo-faith` runs)
-#   make -f examples/faithfulness.mk RUN=runs/big CORPUS_MB=50 BERT_ARGS="--steps 20000"
-# Every step writes one output (atomically); make reruns only what is stale.
+#   make -f examples/faithfulness.mk RUN=runs/big CORPUS_MB=50 STEPS=20000
+# Every step writes one output (atomically); make reruns only what is stale. The three languages
+# are independent: they run JOBS at a time, each on THREADS cores.
+#
+# The vocabulary is per language: a unigram tokenizer on this small templated corpus supports
+# only ~450-600 pieces (256 of them byte fallback), and the fewer pieces, the closer to characters
+# (longer sequences, names split into many pieces); VOCAB_xx sits just under what CORPUS_MB=0.5
+# supports (pretrain-bert says the maximum when a value is too large).
 
 LORAKIT     ?= lorakit
 RUN         ?= runs/demo-faith
 SEED        ?= 0
 LANGS       ?= vi pl ka
+JOBS        ?= 3
+THREADS     ?= 1
 CORPUS_MB   ?= 0.5
 TEST_SIZE   ?= 200
-BERT_ARGS   ?= --layers 4 --hidden 128 --heads 4 --intermediate 512 --objective mlm+nsp --max-seq-len 128 \
-               --vocab-size 450 --steps 300 --batch-size 32 --lr 1e-3
-RESCORE_ARGS ?= --method pll
+VOCAB_vi    ?= 510
+VOCAB_pl    ?= 580
+VOCAB_ka    ?= 440
+STEPS       ?= 400
+BERT_ARGS   ?= --layers 4 --hidden 128 --heads 4 --intermediate 512 --objective mlm+nsp --dropout 0.1 \
+               --max-seq-len 256 --steps $(STEPS) --batch-size 32 --lr 1e-3
+RESCORE_ARGS ?= --method pll --pll-variant within-word
+
+MAKEFLAGS += -j$(JOBS)
+.SECONDARY:  # keep every intermediate output (make would delete manifest.json and the models' config.json)
 
 .PHONY: all
 all: $(RUN)/eval/results.json
@@ -21,10 +36,11 @@ $(RUN)/data-%/manifest.json:
 	$(LORAKIT) gen-data faithfulness --lang $* --out $(RUN)/data-$* --corpus-mb $(CORPUS_MB) --test-size $(TEST_SIZE) --seed $(SEED) --force
 
 $(RUN)/bert-%/config.json: $(RUN)/data-%/manifest.json
-	$(LORAKIT) pretrain-bert $(RUN)/data-$*/corpus.txt --out $(RUN)/bert-$* --seed $(SEED) --force $(BERT_ARGS)
+	$(LORAKIT) pretrain-bert $(RUN)/data-$*/corpus.txt --out $(RUN)/bert-$* --seed $(SEED) --force --quiet \
+	    --threads $(THREADS) --vocab-size $(VOCAB_$*) $(BERT_ARGS)
 
 $(RUN)/scored-%.jsonl: $(RUN)/bert-%/config.json
-	$(LORAKIT) rescore $(RUN)/bert-$* $(RUN)/data-$*/test.jsonl --out $@ --force $(RESCORE_ARGS)
+	$(LORAKIT) rescore $(RUN)/bert-$* $(RUN)/data-$*/test.jsonl --out $@ --force --threads $(THREADS) $(RESCORE_ARGS)
 
 $(RUN)/scored.jsonl: $(LANGS:%=$(RUN)/scored-%.jsonl)
 	cat $^ > $@

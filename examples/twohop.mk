@@ -15,7 +15,7 @@ EVAL_ARGS     ?= --batch-size 64
 THREADS       ?= 1
 ADAPTERS      ?= hop1 hop2 target mixed
 MERGES        ?= avg2 avg3 ta2
-ROUTES        ?= arrow2 arrow3
+ROUTES        ?= arrow2 arrow3 minent2
 TESTS         ?= test_F test_H test_R check_hop1 check_hop2 check_target recall control
 
 DATA := $(RUN)/data
@@ -52,11 +52,14 @@ $(A)/ta2/adapter_config.json: $(A)/hop1/adapter_config.json $(A)/hop2/adapter_co
 	$(LORAKIT) merge $(A)/hop1 $(A)/hop2 --method task-arithmetic --rank 32 --out $(A)/ta2 --force --quiet
 
 # Routing (no training): Arrow top-2 over {hop1, hop2} (arrow2) and {hop1, hop2, target} (arrow3),
-# every test file in one predictions JSONL (records keep their split), scored by eval --predictions.
+# and per example the adapter of {hop1, hop2} with the lowest prompt entropy (minent2, mixed-adapter
+# batches); every test file in one predictions JSONL (records keep their split), scored by eval --predictions.
 $(RUN)/routes/arrow2.jsonl: $(A)/hop1/adapter_config.json $(A)/hop2/adapter_config.json
 	cat $(TEST_FILES) | $(LORAKIT) route $(BASE) - --adapter $(A)/hop1 --adapter $(A)/hop2 --method arrow --top-k 2 --out $@ --force --quiet --threads $(THREADS) $(EVAL_ARGS)
 $(RUN)/routes/arrow3.jsonl: $(A)/hop1/adapter_config.json $(A)/hop2/adapter_config.json $(A)/target/adapter_config.json
 	cat $(TEST_FILES) | $(LORAKIT) route $(BASE) - --adapter $(A)/hop1 --adapter $(A)/hop2 --adapter $(A)/target --method arrow --top-k 2 --out $@ --force --quiet --threads $(THREADS) $(EVAL_ARGS)
+$(RUN)/routes/minent2.jsonl: $(A)/hop1/adapter_config.json $(A)/hop2/adapter_config.json
+	cat $(TEST_FILES) | $(LORAKIT) route $(BASE) - --adapter $(A)/hop1 --adapter $(A)/hop2 --method min-entropy --out $@ --force --quiet --threads $(THREADS) $(EVAL_ARGS)
 $(ROUTES:%=$(RUN)/results/%/results.json): $(RUN)/results/%/results.json: $(RUN)/routes/%.jsonl
 	$(LORAKIT) eval --predictions $< --out $(RUN)/results/$* --force --quiet
 

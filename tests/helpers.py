@@ -122,3 +122,44 @@ def make_peft_adapter(base_dir: Path, out_dir: Path, r: int = 4, alpha: float = 
     peft_model.save_pretrained(str(out_dir), safe_serialization=True)
     (out_dir / "README.md").unlink(missing_ok=True)
     return out_dir
+
+
+def interrupt_training_at(monkeypatch: Any, step: int) -> Any:
+    """Make ``training.train_step`` raise KeyboardInterrupt on its ``step``-th call (1-based), as Ctrl-C would.
+
+    Returns a function that restores the real ``train_step``.
+    """
+    from lorakit import training
+
+    real, calls = training.train_step, []
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == step:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_step", interrupted)
+    return lambda: monkeypatch.setattr(training, "train_step", real)
+
+
+def torchrun_cmd(*args: Any, nproc: int = 2) -> list[str]:
+    """``python -m torch.distributed.run --standalone --nproc_per_node N -m lorakit ARGS``."""
+    import sys
+
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc), "-m", "lorakit",
+            *map(str, args)]
+
+
+def torchrun_env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
+            "HF_DATASETS_OFFLINE": "1"}
+
+
+def torchrun(*args: Any, nproc: int = 2) -> Any:
+    """Run lorakit under torchrun (gloo on CPU); the CompletedProcess."""
+    import subprocess
+
+    return subprocess.run(torchrun_cmd(*args, nproc=nproc), env=torchrun_env(), capture_output=True, text=True, timeout=300)

@@ -73,11 +73,17 @@ def seed_everything(seed: int) -> None:
 
 
 def set_threads(n: int | None = None) -> int:
-    """Use the cores actually available (oversubscription costs ~30x on shared machines)."""
+    """Use the cores actually available (oversubscription costs ~30x on shared machines).
+
+    Under a launcher (torchrun, accelerate launch) the processes on one machine share its cores.
+    """
     import torch
 
     if n is None:
-        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        from lorakit.distributed import local_world_size
+
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        n = max(1, cores // local_world_size())
     torch.set_num_threads(max(1, n))
     return n
 

@@ -3,6 +3,13 @@
 Named steps: ``prepare_run`` (refuse outputs early) -> ``make_optimizer`` + ``make_accelerator``
 -> ``load_checkpoint`` (``--resume``) -> ``fit`` -> ``finish_run`` (provenance, remove the checkpoint).
 
+Several processes (``torchrun`` / ``accelerate launch``): every process builds the same global
+batch and trains on its rows (``distributed.micro_rows``), gradients are synchronised by DDP, and
+each micro-batch's loss is its share of the global batch's mean (``causal_lm_loss``), so N
+processes x K micro-batches make the same update as one process with the whole batch. Only rank 0
+writes checkpoints and logs; a checkpoint holds full tensors and a global step, so a run saved
+with N processes resumes with M.
+
 Determinism: batches come from ``plan_epoch(epoch)`` (a pure function of seed and epoch), the
 learning rate is a pure function of the step, and a checkpoint holds the trainable tensors,
 the optimizer state and the torch RNG state, so a resumed CPU run ends with the same weights
@@ -18,11 +25,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lorakit import distributed
 from lorakit.errors import InputError, Interrupted, OutputExistsError, TrainingError
 from lorakit.io import atomic_dir, check_output, provenance, read_json, write_json
 from lorakit.runtime import ProgressEvent, ProgressFn, jsonable
@@ -61,11 +69,22 @@ def prepare_run(out: str | Path, force: bool, resume: bool) -> Path | None:
 
 
 def make_accelerator(device: "torch.device") -> Any:
-    """An ``accelerate.Accelerator`` on ``device``: bf16 mixed precision where the GPU supports it."""
+    """An ``accelerate.Accelerator`` on ``device``: bf16 mixed precision where the GPU supports it.
+
+    Under a launcher it opens the process group (gloo on CPU, NCCL on CUDA, ``cuda:LOCAL_RANK``)
+    and ``prepare`` wraps the model in DDP, which wants a gradient for every trainable parameter
+    at every step (freeze what a run does not train). On CUDA, fp32 matmuls outside bf16 autocast
+    (or on GPUs without bf16) may use TF32: training tolerates it; the inference commands keep
+    full fp32 so that their scores compare across machines. CPU stays fp32.
+    """
+    import torch
     from accelerate import Accelerator
 
     from lorakit.runtime import autocast_dtype
 
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     mixed = "bf16" if autocast_dtype(device) is not None else "no"
     return Accelerator(cpu=device.type == "cpu", mixed_precision=mixed)
 
@@ -115,7 +134,15 @@ def schedule_problems(cfg: Any) -> list[str]:
         problems.append(f"--warmup is a fraction of the steps in [0, 1), not {cfg.warmup}")
     if cfg.weight_decay < 0 or cfg.clip < 0 or cfg.checkpoint_every < 0:
         problems.append("--weight-decay, --clip and --checkpoint-every must not be negative")
+    if getattr(cfg, "grad_accum", 1) < 1:
+        problems.append(f"--grad-accum must be at least 1, not {cfg.grad_accum}")
+    if str(getattr(cfg, "data", getattr(cfg, "corpus", ""))) == "-" and distributed.world_size() > 1:
+        problems.append("several processes cannot share stdin ('-'): pass a file")
     return problems
+
+
+RUN_ONLY = ("resume", "force", "device", "checkpoint_every", "grad_accum", "log_file")
+"""Options that do not change the trained weights (a checkpoint resumes under other values)."""
 
 
 def data_sha256(items: Sequence[Any]) -> str:
@@ -142,9 +169,16 @@ class TrainState:
     recent_losses: list[float] = field(default_factory=list)
 
 
+def unwrap(model: Any) -> Any:
+    """The model inside a DDP wrapper (checkpoint names must not depend on the world size)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
 def trainable(model: Any) -> dict[str, "torch.nn.Parameter"]:
     """The tensors a checkpoint holds: the trainable parameters (tied weights once)."""
-    return {n: p for n, p in model.named_parameters() if p.requires_grad}
+    return {n: p for n, p in unwrap(model).named_parameters() if p.requires_grad}
 
 
 def save_checkpoint(path: Path, model: Any, optimizer: Any, state: TrainState, fingerprint: dict[str, Any],
@@ -226,14 +260,20 @@ def load_checkpoint(path: Path, model: Any, optimizer: Any, fingerprint: dict[st
 
 @contextmanager
 def deferred_sigint() -> Iterator[threading.Event]:
-    """First Ctrl-C sets the event (the loop finishes its step and checkpoints); a second one aborts."""
+    """First Ctrl-C sets the event (the loop finishes its step and checkpoints); a second one aborts.
+
+    Under a launcher every Ctrl-C only sets the event: torchrun forwards the terminal's SIGINT to
+    processes that got it already, and they must all finish the same step before rank 0 saves
+    (the launcher kills them if they take too long).
+    """
     flag = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
+    second_aborts = distributed.world_size() == 1
 
     def handler(signum: int, frame: Any) -> None:
-        if flag.is_set():
+        if flag.is_set() and second_aborts:
             raise KeyboardInterrupt
         flag.set()
 
@@ -246,10 +286,40 @@ def deferred_sigint() -> Iterator[threading.Event]:
 
 # 4) fit --------------------------------------------------------------------------------------------
 
+Batch = dict[str, "torch.Tensor"]
+LossFn = Callable[[Any, Batch, Batch], "torch.Tensor"]
+"""``loss(model, micro_batch, global_batch)``: the micro-batch's share of the global batch's mean
+loss, so that the sum over micro-batches and processes is the loss of the global batch."""
+
+
+def causal_lm_loss(model: Any, batch: Batch, whole: Batch) -> "torch.Tensor":
+    """Next-token cross-entropy summed over ``batch``'s labelled tokens, over the labelled tokens of ``whole``.
+
+    The same mean as ``model(**whole).loss`` (Hugging Face's causal-LM loss) when ``batch`` is ``whole``.
+    """
+    import torch.nn.functional as F
+
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+    labels = batch["labels"][:, 1:]
+    total = int((whole["labels"][:, 1:] != -100).sum())
+    loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100,
+                           reduction="sum")
+    return loss / max(1, total)
+
+
+def take_rows(batch: Batch, rows: list[int]) -> Batch:
+    """Rows of a right-padded batch, without the columns that are padding in all of them."""
+    import torch
+
+    index = torch.tensor(rows, dtype=torch.long)
+    out = {k: v.index_select(0, index) for k, v in batch.items()}
+    width = max(1, int(out["attention_mask"].sum(1).max()))
+    return {k: v[:, :width] if v.dim() >= 2 else v for k, v in out.items()}
+
 
 @dataclass
 class FitSpec:
-    """What ``fit`` needs besides the model: schedule, clipping, checkpointing."""
+    """What ``fit`` needs besides the model: schedule, clipping, checkpointing, the loss."""
 
     total_steps: int
     lr: float
@@ -263,6 +333,13 @@ class FitSpec:
     save_extra: Callable[[Path], None] | None = None
     """Writes extra files into a checkpoint (pretrain-lm: its tokenizer)."""
     task: str = "train"
+    grad_accum: int = 1
+    """Micro-batches per optimizer step (per process); the global batch stays the same."""
+    loss: LossFn = causal_lm_loss
+    take_rows: Callable[[Batch, list[int]], Batch] = take_rows
+    """A process's micro-batch: some rows of the global batch."""
+    log_file: Path | None = None
+    """One JSON line per optimizer step (step, loss, lr, tokens, seconds), written by rank 0."""
 
 
 @dataclass
@@ -275,6 +352,8 @@ class FitResult:
     final_loss: float
     """Mean loss of the last RECENT steps."""
     resumed_from: int
+    processes: int = 1
+    """Training processes (torchrun / accelerate launch)."""
 
     @property
     def tokens_per_second(self) -> float:
@@ -284,55 +363,105 @@ class FitResult:
         return {**asdict(self), "tokens_per_second": round(self.tokens_per_second, 1)}
 
 
-def train_step(model: Any, optimizer: Any, accelerator: Any, batch: dict[str, "torch.Tensor"], lr: float,
-               clip: float | None) -> float:
-    """One optimizer step on one batch; returns the loss (raises TrainingError when not finite)."""
+def train_step(model: Any, optimizer: Any, accelerator: Any, micro: list[tuple[Batch, float]], whole: Batch,
+               loss_fn: LossFn, lr: float, clip: float | None, stop: bool = False) -> tuple[float, bool]:
+    """One optimizer step over this process's micro-batches (``(batch, weight)``; weight 0: a stand-in).
+
+    Returns the global batch's loss and whether any process asked to stop (Ctrl-C); raises
+    TrainingError, on every process alike, when the loss is not finite.
+    """
     for group in optimizer.param_groups:
         group["lr"] = lr
-    loss = model(**batch).loss
-    value = loss.item()
+    world = distributed.world_size()
+    local = 0.0
+    for i, (batch, weight) in enumerate(micro):
+        with nullcontext() if i == len(micro) - 1 else accelerator.no_sync(model):  # DDP syncs on the last
+            loss = loss_fn(model, batch, whole) * weight
+            accelerator.backward(loss * world)  # DDP averages over processes; the losses are already shares
+        local += loss.item()
+    value, stops = distributed.all_reduce_sum([local, float(stop)], accelerator.device)
     if not math.isfinite(value):
         raise TrainingError(f"loss is {value} (not finite); try a lower --lr or a stronger --clip")
-    accelerator.backward(loss)
     if clip:
         accelerator.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], clip)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return value
+    return value, stops > 0
+
+
+def micro_batches(whole: Batch, spec: FitSpec, device: Any) -> list[tuple[Batch, float]]:
+    """This process's micro-batches of the global batch; where its part is empty but another process's is
+    not, a zero-weight stand-in row (every process must run as many backward passes)."""
+    rows = len(whole["attention_mask"])
+    out = []
+    for k, part in enumerate(distributed.micro_rows(rows, spec.grad_accum)):
+        if k * distributed.world_size() >= rows:  # empty on every process
+            break
+        batch = spec.take_rows(whole, part or [0])
+        out.append(({n: v.to(device) for n, v in batch.items()}, 1.0 if part else 0.0))
+    return out
+
+
+def _log_lines(path: Path, keep_until: int) -> Any:
+    """Open the per-step log: a fresh file, or (resuming) the old one cut after step ``keep_until``."""
+    import json
+
+    kept = []
+    if keep_until > 0 and path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                if json.loads(line)["step"] <= keep_until:
+                    kept.append(line + "\n")
+            except (ValueError, KeyError, TypeError):
+                continue
+    fh = path.open("w", encoding="utf-8")
+    fh.writelines(kept)
+    return fh
 
 
 def fit(model: Any, optimizer: Any, accelerator: Any, plan_epoch: Callable[[int], Sequence[Any]],
-        collate: Callable[[Any], dict[str, "torch.Tensor"]], spec: FitSpec, state: TrainState | None = None,
+        collate: Callable[[Any], Batch], spec: FitSpec, state: TrainState | None = None,
         progress: ProgressFn | None = None) -> FitResult:
     """Train until ``spec.total_steps``; checkpoint every N steps and on Ctrl-C (then raise Interrupted)."""
+    import json
+
     import torch
 
     state = state or TrainState()
     start = state.step
-    report = progress or (lambda ev: None)
+    main = distributed.is_main()
+    report = (progress or (lambda ev: None)) if main else (lambda ev: None)
     model.train()
     rng = torch.get_rng_state()
+    log = _log_lines(spec.log_file, start) if spec.log_file is not None and main else None
 
     def save() -> None:
-        save_checkpoint(spec.checkpoint, model, optimizer, state, spec.fingerprint, rng, spec.save_extra)
+        if main:
+            save_checkpoint(spec.checkpoint, model, optimizer, state, spec.fingerprint, rng, spec.save_extra)
+        distributed.barrier()
 
-    def interrupted() -> Interrupted:
-        save()
+    def interrupted(sync: bool = True) -> Interrupted:
+        if sync:
+            save()
+        elif main:
+            save_checkpoint(spec.checkpoint, model, optimizer, state, spec.fingerprint, rng, spec.save_extra)
         return Interrupted(f"interrupted at step {state.step}/{spec.total_steps}; checkpoint saved to "
                            f"{spec.checkpoint} (rerun the same command with --resume to continue)")
 
-    with deferred_sigint() as sigint:
+    with deferred_sigint() as sigint, log if log is not None else nullcontext():
         try:
             while state.step < spec.total_steps:
                 plans = plan_epoch(state.epoch)
                 while state.index < len(plans) and state.step < spec.total_steps:
                     t0 = time.perf_counter()
-                    batch = {k: v.to(accelerator.device) for k, v in collate(plans[state.index]).items()}
+                    whole = collate(plans[state.index])
+                    micro = micro_batches(whole, spec, accelerator.device)
                     rng = torch.get_rng_state()
                     lr = lr_at(state.step, spec.total_steps, spec.warmup, spec.lr)
-                    loss = train_step(model, optimizer, accelerator, batch, lr, spec.clip)
+                    loss, stop = train_step(model, optimizer, accelerator, micro, whole, spec.loss, lr, spec.clip,
+                                            sigint.is_set())
                     state.seconds += time.perf_counter() - t0
-                    state.tokens += int(batch["attention_mask"].sum())
+                    state.tokens += int(whole["attention_mask"].sum())
                     state.step += 1
                     state.index += 1
                     state.first_loss = loss if state.first_loss is None else state.first_loss
@@ -340,19 +469,24 @@ def fit(model: Any, optimizer: Any, accelerator: Any, plan_epoch: Callable[[int]
                     rng = torch.get_rng_state()
                     report(ProgressEvent(spec.task, state.step, spec.total_steps, {
                         "loss": loss, "lr": lr, "tok/s": state.tokens / max(state.seconds, 1e-9)}))
-                    if sigint.is_set():
+                    if log is not None:
+                        log.write(json.dumps({"step": state.step, "loss": loss, "lr": lr, "tokens": state.tokens,
+                                              "seconds": round(state.seconds, 4)}) + "\n")
+                        log.flush()
+                    if stop or (distributed.world_size() == 1 and sigint.is_set()):
                         raise interrupted()
                     if spec.checkpoint_every and state.step % spec.checkpoint_every == 0 and state.step < spec.total_steps:
                         save()
                 if state.index >= len(plans):
                     state.epoch, state.index = state.epoch + 1, 0
-        except KeyboardInterrupt:
-            raise interrupted() from None
+        except KeyboardInterrupt:  # a second Ctrl-C: the processes are not in step, so no barrier
+            raise interrupted(sync=distributed.world_size() == 1) from None
     steps_per_epoch = max(1, len(plan_epoch(0)))
     return FitResult(
         steps=state.step, epochs=round(state.epoch + state.index / steps_per_epoch, 3), tokens=state.tokens,
         seconds=round(state.seconds, 3), first_loss=state.first_loss if state.first_loss is not None else float("nan"),
         final_loss=sum(state.recent_losses) / max(1, len(state.recent_losses)), resumed_from=start,
+        processes=distributed.world_size(),
     )
 
 

@@ -121,23 +121,30 @@ def test_rescore_stdin_to_stdout(bert, data):
 
 
 @pytest.mark.parametrize("record,message", [
-    ({"source": "a", "candidates": "b"}, "'candidates' must be a list of at least two strings"),
-    ({"source": "a", "candidates": ["b"]}, "'candidates' must be a list of at least two strings"),
-    ({"candidates": ["b", "c"]}, "missing field(s) 'source'"),
+    ({"source": "a", "candidates": "b"}, "bad.jsonl:2: 'candidates' must be a list of at least two strings"),
+    ({"source": "a", "candidates": ["b"]}, "bad.jsonl:2: 'candidates' must be a list of at least two strings"),
+    ({"source": "a", "candidates": ["b", 3]}, "bad.jsonl:2: 'candidates' must be a list of at least two strings"),
+    ({"candidates": ["b", "c"]}, "bad.jsonl:2: missing field(s) 'source'"),
+    ({"source": 1, "candidates": ["b", "c"]}, "bad.jsonl:2: field 'source' must be a string"),
+    (None, "bad.jsonl: no records"),
 ])
 def test_rescore_bad_records(bert, tmp_path, record, message):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    good = json.dumps({"source": "a", "candidates": ["b", "c"]}) + "\n"
+    bad.write_text("" if record is None else good + json.dumps(record) + "\n", encoding="utf-8")
     result = invoke("rescore", str(bert[0]), str(bad), "--out", str(tmp_path / "o.jsonl"))
     assert result.exit_code == 3 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1  # one line, no traceback
     assert not (tmp_path / "o.jsonl").exists()
 
 
 def test_rescore_scorer_without_mlm_head(tiny_llama_dir, bert, data, tmp_path):
     from transformers import BertModel
 
-    result = invoke("rescore", str(tiny_llama_dir), str(data / "test.jsonl"))
+    out = tmp_path / "o.jsonl"
+    result = invoke("rescore", str(tiny_llama_dir), str(data / "test.jsonl"), "--out", str(out))
     assert result.exit_code == 5 and "no masked-LM head" in result.stderr
     BertModel.from_pretrained(str(bert[0])).save_pretrained(str(tmp_path / "encoder"))
-    result = invoke("rescore", str(tmp_path / "encoder"), str(data / "test.jsonl"))
+    result = invoke("rescore", str(tmp_path / "encoder"), str(data / "test.jsonl"), "--out", str(out))
     assert result.exit_code == 5 and "no masked-LM head (architecture BertModel)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()

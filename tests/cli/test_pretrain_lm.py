@@ -16,6 +16,15 @@ FAST = ["--hidden", "32", "--layers", "1", "--heads", "2", "--batch-size", "4", 
         "--threads", "1", "--device", "cpu", "--quiet"]
 
 
+@pytest.fixture(autouse=True)
+def datasets_cache(tmp_path, monkeypatch):
+    """The default --cache-dir (the datasets cache) in a temporary folder, not ~/.cache."""
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-datasets")
+    return tmp_path / "hf-datasets"
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
@@ -36,7 +45,8 @@ def weights(folder):
 def test_help():
     result = run("--help")
     assert result.exit_code == 0
-    for option in ("--preset", "--steps", "--epochs", "--checkpoint-every", "--resume", "--tokenizer"):
+    for option in ("--preset", "--steps", "--epochs", "--checkpoint-every", "--resume", "--tokenizer", "--cache-dir",
+                   "--num-proc", "--tokenizer-sample"):
         assert option in result.output
 
 
@@ -142,11 +152,18 @@ def test_malformed_jsonl(tmp_path):
     result = run(bad, "--out", tmp_path / "o", *FAST)
     assert result.exit_code == 3 and f"{bad}:2:" in result.output
     assert not (tmp_path / "o").exists()
+    bad.write_text('{"text": "a b c"}\n' * 2500 + "not json\n", encoding="utf-8")  # tokenised by 2 processes
+    result = run(bad, "--out", tmp_path / "o", "--num-proc", "2", *FAST)
+    assert result.exit_code == 3 and result.output.strip() == f"error: {bad}:2501: invalid JSON (Expecting value)"
+    assert not (tmp_path / "o").exists()
 
 
 def test_bad_options(corpus, tmp_path):
     result = run(corpus, "--out", tmp_path / "o", "--preset", "huge", "--lr", "-1", *FAST)
     assert result.exit_code == 2 and "--preset" in result.output and "--lr" in result.output
+    result = run(corpus, "--out", tmp_path / "o", "--num-proc", "0", "--tokenizer-sample", "0", *FAST)
+    assert result.exit_code == 2 and "--num-proc must be at least 1" in result.output
+    assert "--tokenizer-sample must be positive" in result.output
     result = run(corpus, "--out", tmp_path / "o", "--hidden", "30", "--heads", "4")
     assert result.exit_code == 2 and "multiple of heads" in result.output
 
@@ -154,3 +171,34 @@ def test_bad_options(corpus, tmp_path):
 def test_missing_tokenizer(corpus, tmp_path):
     result = run(corpus, "--out", tmp_path / "o", "--tokenizer", tmp_path / "nope", *FAST)
     assert result.exit_code == 3 and "no such tokenizer folder" in result.output
+
+
+def test_cache_dir_datasets_folder_and_num_proc(corpus, tmp_path, datasets_cache):
+    """A datasets folder trains like the same text file; --cache-dir holds the Arrow files; --num-proc
+    and --cache-dir do not change the weights (nor a checkpoint's fingerprint)."""
+    import datasets
+
+    lines = corpus.read_text(encoding="utf-8").splitlines()
+    datasets.Dataset.from_dict({"text": lines}).save_to_disk(str(tmp_path / "ds"))
+    common = ["--steps", "3", "--vocab-size", "400", *FAST]
+    assert run(corpus, "--out", tmp_path / "a", *common).exit_code == 0
+    assert any(datasets_cache.iterdir())  # default: the datasets cache
+    result = run(corpus, "--out", tmp_path / "b", "--cache-dir", tmp_path / "cache", "--num-proc", "2", *common)
+    assert result.exit_code == 0, result.output
+    assert any(p.suffix == ".arrow" for p in (tmp_path / "cache").rglob("*"))
+    assert run(tmp_path / "ds", "--out", tmp_path / "c", *common).exit_code == 0
+    a, b, c = weights(tmp_path / "a"), weights(tmp_path / "b"), weights(tmp_path / "c")
+    for k in a:
+        assert a[k].equal(b[k]) and a[k].equal(c[k]), k
+
+
+def test_tokenizer_sample_bounds_the_tokenizer_corpus(corpus, tmp_path):
+    from transformers import AutoTokenizer
+
+    common = ["--steps", "1", "--vocab-size", "400", *FAST]
+    assert run(corpus, "--out", tmp_path / "all", *common).exit_code == 0
+    assert run(corpus, "--out", tmp_path / "some", "--tokenizer-sample", "0.0005", *common).exit_code == 0
+    whole, sample = (AutoTokenizer.from_pretrained(str(tmp_path / n)) for n in ("all", "some"))
+    assert sample.get_vocab() != whole.get_vocab()  # trained on ~10 of the 60 lines
+    meta = json.loads((tmp_path / "some" / "lorakit.json").read_text())
+    assert meta["options"]["tokenizer_sample"] == 0.0005

@@ -38,7 +38,8 @@ def common(setup):
 def test_help():
     result = run("--help")
     assert result.exit_code == 0
-    for option in ("--adapter", "--method", "--top-k", "--temperature", "--library", "--out"):
+    for option in ("--adapter", "--method", "--top-k", "--temperature", "--library", "--out", "--shots",
+                   "--lorahub-steps", "--save-merged", "--seed"):
         assert option in result.output
 
 
@@ -83,7 +84,7 @@ def test_min_entropy_writes_the_choice(setup, tmp_path):
     assert result.exit_code == 0, result.output
     for rec in read_jsonl(out):
         routing = rec["routing"]
-        assert routing["chosen"] in (str(a), str(b)) and len(routing["entropy"]) == 2
+        assert routing["chosen"] in (str(a), str(b)) and len(routing["entropy"]) == 2 and routing["span"] == "last"
         assert routing["weights"][routing["adapters"].index(routing["chosen"])] == 1.0
 
 
@@ -131,9 +132,9 @@ def test_json_summary(setup, tmp_path):
 
 def test_bad_method_and_temperature(setup, tmp_path):
     out = tmp_path / "p.jsonl"
-    result = run(*common(setup), "--method", "vote", "--temperature", "0", "--out", out)
-    _refused(result, 2, "--method must be one of arrow|output-average", out)
-    assert "--temperature must be > 0" in result.stderr
+    result = run(*common(setup), "--method", "vote", "--temperature", "0", "--span", "all", "--out", out)
+    _refused(result, 2, "--method must be one of arrow|output-average|min-entropy|centroid|lorahub", out)
+    assert "--temperature must be > 0" in result.stderr and "--span must be one of last|prompt, not 'all'" in result.stderr
 
 
 def test_adapters_of_different_bases(setup, make_tiny_model, tmp_path):
@@ -168,3 +169,111 @@ def test_adapter_trained_on_other_base_weights(setup, tmp_path):
     (copy / "lorakit.json").write_text(json.dumps({"base": {"fingerprint": "0" * 64}}))
     out = tmp_path / "p.jsonl"
     _refused(run(base, data, "--adapter", copy, "--out", out), 5, "trained on other base weights", out)
+
+
+# centroid and lorahub ------------------------------------------------------------------------------
+
+
+def test_centroid_writes_the_choice_and_scores(setup, tmp_path):
+    base, data, a, b = setup
+    out = tmp_path / "p.jsonl"
+    result = run(*common(setup), "--method", "centroid", "--span", "prompt", "--out", out)
+    assert result.exit_code == 0, result.output
+    for rec in read_jsonl(out):
+        routing = rec["routing"]
+        assert routing["method"] == "centroid" and len(routing["score"]) == 2 and routing["span"] == "prompt"
+        assert routing["chosen"] == routing["adapters"][routing["score"].index(max(routing["score"]))]
+    assert (a / "arrow_prototypes.safetensors").is_file()  # the prototype cache is shared with arrow
+
+
+def _shots(tmp_path, records=None):
+    shots = tmp_path / "shots.jsonl"
+    shots.write_text("".join(json.dumps(r) + "\n" for r in (records or qa_records(4, seed=9))))
+    return shots
+
+
+def test_lorahub_finds_weights_and_saves_the_merged_adapter(setup, tmp_path):
+    from lorakit.lora.adapters import open_adapter
+
+    base, data, a, b = setup
+    out, merged = tmp_path / "p.jsonl", tmp_path / "merged"
+    args = [*common(setup), "--method", "lorahub", "--shots", _shots(tmp_path), "--lorahub-steps", "6", "--seed", "1"]
+    result = run(*args, "--save-merged", merged, "--out", out, "--json")
+    assert result.exit_code == 0, result.output
+    records = read_jsonl(out)
+    routing = records[0]["routing"]
+    assert all(r["routing"] == routing for r in records)
+    assert routing["method"] == "lorahub" and routing["evaluations"] == 6 and routing["l1"] == 0.05
+    assert len(routing["weights"]) == 2 and all(abs(w) <= 1.5 for w in routing["weights"])
+    summary = json.loads(result.stdout)
+    assert summary["lorahub"]["weights"] == routing["weights"] and summary["merged"] == str(merged)
+    meta = json.loads((merged / "lorakit.json").read_text())
+    assert meta["merge"]["method"] == "linear" and meta["merge"]["weights"] == routing["weights"]
+    assert open_adapter(merged).modules
+    # the saved adapter is what the predictions were made with
+    scored = runner.invoke(app, ["eval", str(base), str(data), "--adapter", str(merged), "--max-new-tokens", "4",
+                                 "--out", str(tmp_path / "res"), "--quiet"])
+    assert scored.exit_code == 0, scored.output
+    samples = read_jsonl(tmp_path / "res" / "samples.jsonl")
+    assert [s["prediction"] for s in samples] == [r["prediction"] for r in records]
+    again = tmp_path / "again.jsonl"  # deterministic for a seed
+    assert run(*args, "--out", again).exit_code == 0
+    assert again.read_bytes() == out.read_bytes()
+
+
+@pytest.mark.parametrize("content,message", [
+    ('{"prompt": "Q: a A:", "completion": " b"}\n{"prompt": "Q: c A:"}\n', ":2: missing field(s) 'completion'"),
+    ('{"prompt": "Q: a A:", "completion": " b"}\nnot json\n', ":2: invalid JSON"),
+    ('{"prompt": "Q: a A:", "completion": 3}\n', ":1: field 'completion' must be a string"),
+    ("\n", ": no records"),
+])
+def test_lorahub_shots_with_the_wrong_schema(setup, tmp_path, content, message):
+    shots = tmp_path / "shots.jsonl"
+    shots.write_text(content)
+    out, merged = tmp_path / "p.jsonl", tmp_path / "merged"
+    result = run(*common(setup), "--method", "lorahub", "--shots", shots, "--save-merged", merged, "--out", out)
+    _refused(result, 3, f"{shots}{message}", out)
+    assert not merged.exists()
+
+
+def test_lorahub_option_errors(setup, tmp_path):
+    out = tmp_path / "p.jsonl"
+    result = run(*common(setup), "--method", "lorahub", "--lorahub-steps", "0", "--out", out)
+    _refused(result, 2, "--method lorahub needs --shots FILE", out)
+    assert "--lorahub-steps must be ≥ 1" in result.stderr
+    result = run(*common(setup), "--shots", tmp_path / "s.jsonl", "--save-merged", tmp_path / "m", "--out", out)
+    _refused(result, 2, "--shots applies to --method lorahub only", out)
+    assert "--save-merged applies to --method lorahub only" in result.stderr
+
+
+def test_lorahub_existing_merged_folder_refused_before_work(setup, tmp_path):
+    merged = tmp_path / "merged"
+    merged.mkdir()
+    out = tmp_path / "p.jsonl"
+    result = run(*common(setup), "--method", "lorahub", "--shots", _shots(tmp_path), "--save-merged", merged, "--out", out)
+    _refused(result, 4, "already exists", out)
+    assert list(merged.iterdir()) == []
+
+
+def test_shards_gather_to_the_one_process_output(setup, tmp_path, method="min-entropy"):
+    base, _, a, b = setup
+    data = tmp_path / "many.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in qa_records(36, seed=5)))
+    args = [base, data, "--adapter", a, "--adapter", b, "--max-new-tokens", "3", "--batch-size", "2", "--method", method, "--quiet"]
+    assert run(*args, "--out", tmp_path / "one.jsonl").exit_code == 0
+    for i in (1, 0):  # windows of 16 batches x 2 prompts: shard 0 = records 0-31, shard 1 = 32-35
+        result = run(*args, "--shard", f"{i}/2", "--out", tmp_path / f"part{i}.jsonl")
+        assert result.exit_code == 0, result.output
+    assert len(read_jsonl(tmp_path / "part1.jsonl")) == 4
+    result = runner.invoke(app, ["gather", str(tmp_path / "part0.jsonl"), str(tmp_path / "part1.jsonl"),
+                                 "--out", str(tmp_path / "all.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "all.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()
+
+
+def test_shard_needs_an_out_file_and_a_valid_spec(setup, tmp_path):
+    for args, message in ((["--shard", "0/2"], "--shard needs --out"),
+                          (["--shard", "2/2", "--out", tmp_path / "p.jsonl"], "--shard must be i/N")):
+        result = run(*common(setup), *args)
+        assert result.exit_code == 2 and message in result.stderr
+    assert not (tmp_path / "p.jsonl").exists()

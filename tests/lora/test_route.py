@@ -1,5 +1,6 @@
 """Routing maths and hooks: Arrow equals PEFT's Arrow, one adapter at k=1 equals that adapter,
-output-average equals all adapters active at 1/N, prototypes are cached and reused."""
+output-average equals all adapters active at 1/N, prototypes are cached and reused; per-example
+selection (min-entropy, centroid) in mixed batches equals each example with its adapter alone."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from lorakit.lora import route as R
+from lorakit.lora import select as S
 from lorakit.lora.adapters import open_adapter
 from tests.helpers import make_peft_adapter
 
@@ -207,20 +209,20 @@ def test_stale_cache_is_recomputed(make_tiny_model, tmp_path):
 # per-example selection ----------------------------------------------------------------------------
 
 
-def _min_entropy_run(base, paths, tmp_path):
+def _per_example_run(base, paths, tmp_path, method="min-entropy"):
     import json
 
     from tests.helpers import qa_records
 
     data = tmp_path / "d.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in qa_records(8, seed=5)))
-    cfg = R.RouteConfig(model=str(base), data=str(data), adapters=[str(p) for p in paths], method="min-entropy",
+    cfg = R.RouteConfig(model=str(base), data=str(data), adapters=[str(p) for p in paths], method=method,
                         batch_size=3, max_new_tokens=5)
-    out, _ = R.run_route(cfg)
+    out, _, _ = R.run_route(cfg)
     return out, [[str(p) for p in paths].index(r["routing"]["chosen"]) for r in out]
 
 
-def _check_against_each_adapter_alone(base, paths, out, chosen):
+def _check_against_each_adapter_alone(base, paths, out, chosen, entropy=True):
     from lorakit.evaluate.generate import generate
     from lorakit.models.load import attach_adapter
 
@@ -228,16 +230,25 @@ def _check_against_each_adapter_alone(base, paths, out, chosen):
     for i, path in enumerate(paths):
         model, tok = _base(base)
         alone = attach_adapter(model, path).eval()
-        ent = R.prompt_entropy(alone, tok, prompts, batch_size=5)
-        assert torch.allclose(torch.tensor([r["routing"]["entropy"][i] for r in out]), ent, atol=1e-4)
+        if entropy:
+            ent = S.prompt_entropy(alone, tok, prompts, batch_size=5)
+            assert torch.allclose(torch.tensor([r["routing"]["entropy"][i] for r in out]), ent, atol=1e-4)
         if mine := [j for j, c in enumerate(chosen) if c == i]:
             want = generate(alone, tok, [prompts[j] for j in mine], max_new_tokens=5)
             assert [out[j]["prediction"] for j in mine] == want
 
 
+def _rotate(real):
+    def rotate(*args, **kw):  # random adapters often agree on one choice: force a mix in every batch
+        _, table = real(*args, **kw)
+        return [i % 3 for i in range(table.shape[0])], table
+
+    return rotate
+
+
 def test_min_entropy_picks_the_most_confident_adapter(library, tmp_path):
     base, paths = library
-    out, chosen = _min_entropy_run(base, paths, tmp_path)
+    out, chosen = _per_example_run(base, paths, tmp_path)
     for r, c in zip(out, chosen):
         assert r["routing"]["entropy"][c] == min(r["routing"]["entropy"])
         assert r["routing"]["weights"] == [1.0 if i == c else 0.0 for i in range(3)]
@@ -246,13 +257,52 @@ def test_min_entropy_picks_the_most_confident_adapter(library, tmp_path):
 
 def test_mixed_batches_equal_each_example_with_its_adapter_alone(library, tmp_path, monkeypatch):
     base, paths = library
-    real = R.min_entropy_choice
-
-    def rotate(*args, **kw):  # random adapters agree on the most confident one: force a mix per batch
-        _, table = real(*args, **kw)
-        return [i % 3 for i in range(table.shape[0])], table
-
-    monkeypatch.setattr(R, "min_entropy_choice", rotate)
-    out, chosen = _min_entropy_run(base, paths, tmp_path)
+    monkeypatch.setattr(S, "min_entropy_choice", _rotate(S.min_entropy_choice))
+    out, chosen = _per_example_run(base, paths, tmp_path)
     assert chosen == [i % 3 for i in range(8)]
     _check_against_each_adapter_alone(base, paths, out, chosen)
+
+
+@pytest.mark.parametrize("span", ["last", "prompt"])
+def test_centroid_scores_and_entropy_by_hand(library, span):
+    """One prompt, no padding: |cos(x̄, prototype)| per module averaged over the modules, x̄ = the
+    module input at the last token or its mean over the tokens; the entropy at the same span."""
+    base, paths = library
+    model, tok = _base(base)
+    adapters = [open_adapter(p) for p in paths]
+    protos = [R.load_prototypes(a) for a in adapters]
+    batched = S.centroid_scores(model, tok, adapters, protos, PROMPTS, batch_size=3, span=span)  # padded batch
+    entropy = S.prompt_entropy(model, tok, PROMPTS, batch_size=3, span=span)
+    inputs = {}
+    handles = [model.get_submodule(n).register_forward_pre_hook(lambda m, a, n=n: inputs.__setitem__(n, a[0][0]))
+               for n in adapters[0].modules]
+    pick = (lambda t: t[-1]) if span == "last" else (lambda t: t.mean(0))
+    for j, prompt in enumerate(PROMPTS):
+        with torch.inference_mode():
+            logp = model(**tok(prompt, return_tensors="pt")).logits[0].log_softmax(-1)
+        want = [sum(float(torch.nn.functional.cosine_similarity(pick(x.double()), p[n].double(), dim=0).abs())
+                    for n, x in inputs.items()) / len(inputs) for p in protos]
+        assert torch.allclose(batched[j], torch.tensor(want, dtype=torch.float64), atol=1e-5), j
+        assert float(entropy[j]) == pytest.approx(float(pick(-(logp.exp() * logp).sum(-1))), abs=1e-4)
+    for h in handles:
+        h.remove()
+    assert batched.shape == (3, 3) and bool(((batched > 0) & (batched <= 1)).all())
+
+
+def test_centroid_picks_the_best_score_and_is_deterministic(library, tmp_path):
+    base, paths = library
+    out, chosen = _per_example_run(base, paths, tmp_path, "centroid")
+    for r, c in zip(out, chosen):
+        assert r["routing"]["score"][c] == max(r["routing"]["score"])
+        assert r["routing"]["weights"] == [1.0 if i == c else 0.0 for i in range(3)]
+    again, _ = _per_example_run(base, paths, tmp_path, "centroid")
+    assert again == out
+    _check_against_each_adapter_alone(base, paths, out, chosen, entropy=False)
+
+
+def test_centroid_mixed_batches_equal_each_example_with_its_adapter_alone(library, tmp_path, monkeypatch):
+    base, paths = library
+    monkeypatch.setattr(S, "centroid_choice", _rotate(S.centroid_choice))
+    out, chosen = _per_example_run(base, paths, tmp_path, "centroid")
+    assert chosen == [i % 3 for i in range(8)]
+    _check_against_each_adapter_alone(base, paths, out, chosen, entropy=False)

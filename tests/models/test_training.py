@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -44,7 +45,8 @@ def test_non_finite_loss_is_a_training_error():
     model = NanModel()
     opt = torch.optim.AdamW(model.parameters())
     with pytest.raises(TrainingError, match="not finite"):
-        training.train_step(model, opt, None, {}, 1e-3, 1.0)
+        accelerator = SimpleNamespace(device=torch.device("cpu"), backward=lambda loss: loss.backward())
+        training.train_step(model, opt, accelerator, [({}, 1.0)], {}, lambda m, b, whole: m(**b).loss, 1e-3, 1.0)
 
 
 def test_checkpoint_round_trip(tmp_path):

@@ -12,6 +12,7 @@ from lorakit.cli import gen_data, pretrain_lm, report, train_lora
 from lorakit.cli import inspect as inspect_cmd, merge as merge_cmd
 from lorakit.cli import pretrain_bert, rescore
 from lorakit.cli import route as route_cmd
+from lorakit.cli import gather as gather_cmd
 
 app = typer.Typer(
     name="lorakit",
@@ -45,6 +46,7 @@ app.command("inspect")(inspect_cmd.inspect_)
 app.command("pretrain-bert")(pretrain_bert.pretrain_bert)
 app.command("rescore")(rescore.rescore)
 app.command("route")(route_cmd.route)
+app.command("gather")(gather_cmd.gather)
 
 
 def main() -> None:

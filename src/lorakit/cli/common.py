@@ -37,6 +37,8 @@ Threads = Annotated[int | None, typer.Option("--threads", help="CPU threads (def
 GenBatchSize = Annotated[int, typer.Option("--batch-size", help="Prompts per generation batch.")]
 MaxNewTokens = Annotated[int, typer.Option("--max-new-tokens", help="Generation length limit.")]
 
+ShardOpt = Annotated[str | None, typer.Option("--shard", help="Run only part i of N (0 ≤ i < N) of the input, e.g. in a job array; `lorakit gather` joins the parts. Under torchrun the processes split the input themselves.", show_default=False)]
+
 # Shared by the training commands (defaults stay per command) ---------------------------------
 Epochs = Annotated[int, typer.Option("--epochs", help="Passes over the data (--steps, where offered, wins).")]
 Steps = Annotated[int | None, typer.Option("--steps", help="Optimizer steps (the step budget); wins over --epochs.")]
@@ -109,3 +111,15 @@ def progress(quiet: bool = False) -> Iterator[ProgressFn]:
 
     with bars:
         yield update
+
+
+# Shared by the training commands: several processes (torchrun / accelerate launch) ------------
+GradAccum = Annotated[int, typer.Option("--grad-accum", help="Micro-batches per optimizer step (per process); the global batch stays --batch-size, so 1 process x K=2 makes the same update as 2 processes x K=1.")]
+LogFile = Annotated[Path | None, typer.Option("--log-file", help="Write one JSON line per optimizer step (step, loss, lr, tokens, seconds) to this file (rank 0; resuming keeps the steps before the checkpoint).")]
+
+
+def main_process_only(quiet: bool, json: bool) -> tuple[bool, bool]:
+    """(quiet, json) for this process: under a launcher only rank 0 draws progress, logs and prints."""
+    from lorakit.distributed import is_main
+
+    return (quiet, json) if is_main() else (True, False)

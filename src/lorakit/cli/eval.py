@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import Device, GenBatchSize, MaxNewTokens, Force, Json, Quiet, Threads, Verbose, command, emit_json, progress
+from lorakit.cli.common import (Device, Force, GenBatchSize, Json, MaxNewTokens, Quiet, Seed, ShardOpt, Threads, Verbose, command,
+                               emit_json, main_process_only, progress)
 from lorakit.cli.render import results_table
+from lorakit.cli.routing import METHOD_HELP, Library, LorahubSteps, Shots, Span, Temperature, TopK
 
 
 @command
@@ -16,12 +18,21 @@ def eval_(
     model: Annotated[str | None, typer.Argument(help="Base model folder (HF causal LM).", show_default=False)] = None,
     data: Annotated[list[str] | None, typer.Argument(help="Prompt/completion JSONL file(s), one task each ('-' = stdin).", show_default=False)] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder: results.json, samples.jsonl, lorakit.json.")] = None,
-    adapter: Annotated[str | None, typer.Option("--adapter", help="PEFT adapter folder to apply.")] = None,
+    adapter: Annotated[list[str] | None, typer.Option("--adapter", help="PEFT adapter folder to apply (with --route: repeat, the library).", show_default=False)] = None,
+    route: Annotated[str | None, typer.Option("--route", help=f"Route over the --adapter library as `lorakit route --method` does. {METHOD_HELP}", show_default=False)] = None,
+    top_k: TopK = 1,
+    temperature: Temperature = 1.0,
+    library: Library = None,
+    span: Span = "last",
+    shots: Shots = None,
+    lorahub_steps: LorahubSteps = 40,
+    seed: Seed = 0,
     predictions: Annotated[str | None, typer.Option("--predictions", help="Score this predictions JSONL instead of generating.")] = None,
     task: Annotated[str | None, typer.Option("--task", help="Task name for a single DATA file.")] = None,
     batch_size: GenBatchSize = 64,
     max_new_tokens: MaxNewTokens = 16,
     limit: Annotated[int | None, typer.Option("--limit", help="Evaluate only the first N records of each task.")] = None,
+    shard: ShardOpt = None,
     metric: Annotated[str, typer.Option("--metric", help="exact: normalised strings; numeric: final numbers (after '####', else the last); auto: numeric for tasks whose targets all hold '#### n'.")] = "auto",
     device: Device = "auto",
     threads: Threads = None,
@@ -30,19 +41,23 @@ def eval_(
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
-    """Generate greedy answers and score exact match (numeric for math solutions); or score a predictions file."""
+    """Generate greedy answers and score exact match (numeric for math solutions); or score a predictions file; or route over adapters (--route)."""
     from lorakit.evaluate.run import EvalConfig, run_eval, write_eval
     from lorakit.io import check_output
 
-    cfg = EvalConfig(model=model, data=data or [], adapter=adapter, predictions=predictions, task=task,
+    cfg = EvalConfig(model=model, data=data or [], adapters=adapter or [], predictions=predictions, task=task,
                      batch_size=batch_size, max_new_tokens=max_new_tokens, limit=limit, metric=metric, device=device,
-                     threads=threads)
+                     threads=threads, route=route, top_k=top_k, temperature=temperature, library=library, span=span,
+                     shots=shots, lorahub_steps=lorahub_steps, seed=seed, shard=shard, out=str(out) if out else None)
     check_output(out, force)
+    quiet, json = main_process_only(quiet, json)
     with progress(quiet) as report:
-        results, samples = run_eval(cfg, report)
+        ev = run_eval(cfg, report)
+    if ev is None:  # under a launcher, rank 0 writes
+        return
     if out is not None:
-        write_eval(out, results, samples, cfg, force)
+        write_eval(out, ev, cfg, force)
     if not quiet:
-        results_table(results["results"])
+        results_table(ev.results["results"])
     if json:
-        emit_json({"out": str(out) if out else None, "results": results["results"]})
+        emit_json({"out": str(out) if out else None, "results": ev.results["results"]})

@@ -9,6 +9,7 @@ import typer
 from lorakit.cli.common import Force, Json, Out, Quiet, Seed, Verbose, command, emit_json, log
 from lorakit.data.faithfulness import PERTURBATIONS, FaithfulnessConfig
 from lorakit.data.math import MathConfig
+from lorakit.data.minimal_pairs import TASKS as PAIR_TASKS, MinimalPairsConfig
 from lorakit.data.twohop import TwohopConfig
 
 D = TwohopConfig()  # defaults live in the config only
@@ -112,3 +113,30 @@ def math(
         emit_json(summary)
     counts = ", ".join(f"{name} {n}" for name, n in summary["counts"].items())
     log(f"wrote {out}: {counts}", quiet)
+
+
+P = MinimalPairsConfig()
+
+
+@app.command("minimal-pairs")
+@command
+def minimal_pairs(
+    out: Out,
+    task: Annotated[list[str] | None, typer.Option("--task", help=f"Minimal-pair task(s) (repeatable; default all: {', '.join(PAIR_TASKS)}): coherent vs shuffled document, sentence vs adjacent-word swap, correct vs broken agreement.")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="vi (Vietnamese), pl (Polish) or ka (Georgian, Mkhedruli).")] = P.lang,
+    test_size: Annotated[int, typer.Option("--test-size", help="Records in test.jsonl, spread evenly over the tasks.")] = P.test_size,
+    seed: Seed = 0,
+    force: Force = False,
+    json: Json = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Zero-shot minimal pairs (sentence order, word order, agreement) in the faithfulness record shape, for rescore."""
+    from lorakit.data.minimal_pairs import write
+
+    cfg = MinimalPairsConfig(lang=lang, tasks=tuple(task or PAIR_TASKS), test_size=test_size, seed=seed)
+    summary = write(cfg, out, force)
+    if json:
+        emit_json(summary)
+    tasks = ", ".join(f"{name} {n}" for name, n in summary["tasks"].items())
+    log(f"wrote {out}: test.jsonl {summary['counts']['test.jsonl']} pairs ({tasks})", quiet)

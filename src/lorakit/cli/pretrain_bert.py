@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import CheckpointEvery, Clip, Device, Epochs, Force, Json, Lr, Out, Quiet, Resume, Seed, Steps, Threads, Verbose, Warmup, WeightDecay, command, emit_json, log, progress
+from lorakit.cli.common import CheckpointEvery, Clip, Device, Epochs, Force, GradAccum, Json, LogFile, Lr, Out, Quiet, Resume, Seed, Steps, Threads, Verbose, Warmup, WeightDecay, command, emit_json, log, main_process_only, progress
 
 Opt = typer.Option
 
@@ -36,6 +36,8 @@ def pretrain_bert(
     clip: Clip = 1.0,
     checkpoint_every: CheckpointEvery = 1000,
     resume: Resume = False,
+    grad_accum: GradAccum = 1,
+    log_file: LogFile = None,
     device: Device = "auto",
     seed: Seed = 0,
     force: Force = False,
@@ -50,12 +52,14 @@ def pretrain_bert(
 
     quiet_libraries()
     set_threads(threads)
+    quiet, json = main_process_only(quiet, json)
     cfg = BertPretrainConfig(
         corpus=corpus, out=Path(out), vocab_size=vocab_size, layers=layers, hidden=hidden, heads=heads,
         intermediate=intermediate, dropout=dropout, attention_dropout=attention_dropout, objective=objective,
         max_seq_len=max_seq_len, whole_word_masking=whole_word_masking, mask_prob=mask_prob, steps=steps,
         epochs=epochs, batch_size=batch_size, lr=lr, warmup=warmup, weight_decay=weight_decay, clip=clip,
         checkpoint_every=checkpoint_every, resume=resume, device=device, seed=seed, force=force,
+        grad_accum=grad_accum, log_file=log_file,
     )
     with progress(quiet) as report:
         result = run(cfg, report)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import Device, Force, Json, OutFile, Quiet, Threads, Verbose, command, emit_json, log
+from lorakit.cli.common import Device, Force, Json, OutFile, Quiet, ShardOpt, Threads, Verbose, command, emit_json, log, main_process_only
 
 Opt = typer.Option
 
@@ -20,6 +20,7 @@ def rescore(
     pll_variant: Annotated[str, Opt(help="original (mask one token) or within-word (also mask the word's later pieces).")] = "original",
     contrast: Annotated[bool, Opt(help="Subtract the candidate's PLL without the source (cancels plain fluency).")] = False,
     batch_size: Annotated[int, Opt(help="Masked copies per forward pass.")] = 256,
+    shard: ShardOpt = None,
     device: Device = "auto",
     threads: Threads = None,
     force: Force = False,
@@ -30,15 +31,21 @@ def rescore(
     """Add 'scores' (per candidate, higher = better) and 'best' to every record; keep every input field."""
     import json as jsonlib
 
-    from lorakit.io import check_output, write_jsonl
+    from lorakit.errors import UsageError
+    from lorakit.io import check_output
     from lorakit.rescore.run import RescoreConfig, dumps_summary, rescore as run
+    from lorakit.shard import shard_problems, write_output
 
     cfg = RescoreConfig(scorer=scorer, data=data, method=method, pll_variant=pll_variant, contrast=contrast,
                         batch_size=batch_size, device=device, threads=threads)
     cfg.validate()
+    if problems := shard_problems(shard, out, [data]):
+        raise UsageError("; ".join(problems))
     check_output(out, force)
-    records = run(cfg)
-    write_jsonl(records, out, force)
+    quiet, json = main_process_only(quiet, json)
+    records, plan = run(cfg, shard)
+    if not write_output(records, out, force, plan, data, "rescore"):
+        return
     summary = jsonlib.loads(dumps_summary(records))
     if json and out not in (None, "-"):
         emit_json({"out": out, **summary})

@@ -1,4 +1,4 @@
-"""``lorakit route``: predictions with adapters chosen or mixed at inference time (Arrow, output average)."""
+"""``lorakit route``: predictions with adapters chosen or mixed at inference time (Arrow, per example, LoraHub)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import Device, GenBatchSize, MaxNewTokens, Force, Json, OutFile, Quiet, Threads, Verbose, command, emit_json, log, progress
+from lorakit.cli.common import (Device, Force, GenBatchSize, Json, MaxNewTokens, OutFile, Quiet, Seed, ShardOpt, Threads, Verbose,
+                               command, emit_json, log, main_process_only, progress)
+from lorakit.cli.routing import METHOD_HELP, Adapters, Library, LorahubSteps, Shots, Span, Temperature, TopK
 
 Opt = typer.Option
 
@@ -15,15 +17,21 @@ Opt = typer.Option
 def route(
     model: Annotated[str, typer.Argument(help="Base model folder (HF causal LM).", show_default=False)],
     data: Annotated[str, typer.Argument(help="Prompt/completion JSONL ('-' = stdin).", show_default=False)],
-    adapter: Annotated[list[str] | None, Opt("--adapter", help="A PEFT adapter folder of the library (repeat).", show_default=False)] = None,
-    method: Annotated[str, Opt(help="arrow: per-token top-k routing on prototypes; output-average: every adapter, LoRA outputs averaged; min-entropy: per example, the adapter with the lowest prompt entropy (mixed-adapter batches).")] = "arrow",
-    top_k: Annotated[int, Opt("--top-k", help="Arrow: adapters mixed per token and layer.")] = 1,
-    temperature: Annotated[float, Opt(help="Arrow: softmax temperature over the chosen adapters' scores.")] = 1.0,
-    library: Annotated[str | None, Opt(help="Folder caching Arrow prototypes (default: arrow_prototypes.safetensors beside each adapter).")] = None,
+    adapter: Adapters = None,
+    method: Annotated[str, Opt(help=METHOD_HELP)] = "arrow",
+    top_k: TopK = 1,
+    temperature: Temperature = 1.0,
+    library: Library = None,
+    span: Span = "last",
+    shots: Shots = None,
+    lorahub_steps: LorahubSteps = 40,
+    save_merged: Annotated[str | None, Opt("--save-merged", help="lorahub: also write the merged adapter (PEFT folder) here.", show_default=False)] = None,
     out: OutFile = None,
     batch_size: GenBatchSize = 64,
     max_new_tokens: MaxNewTokens = 16,
     limit: Annotated[int | None, Opt("--limit", help="Only the first N records.")] = None,
+    shard: ShardOpt = None,
+    seed: Seed = 0,
     device: Device = "auto",
     threads: Threads = None,
     force: Force = False,
@@ -31,23 +39,33 @@ def route(
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
-    """Generate with a library of adapters routed per token (Arrow), averaged, or chosen per example; write predictions JSONL for `eval --predictions`."""
+    """Generate with a library of adapters routed per token (Arrow), averaged, chosen per example, or weighted by LoraHub; write predictions JSONL for `eval --predictions`."""
+    from lorakit.distributed import world_size
     from lorakit.errors import UsageError
-    from lorakit.io import STDIO, check_output, write_jsonl
+    from lorakit.io import STDIO, check_output
     from lorakit.lora.route import RouteConfig, run_route
+    from lorakit.shard import shard_problems, write_output
 
+    problems = shard_problems(shard, out, [data])
     if json and out in (None, STDIO):
-        raise UsageError("--json needs --out FILE (stdout carries the predictions)")
+        problems.append("--json needs --out FILE (stdout carries the predictions)")
+    if save_merged and (shard or world_size() > 1):
+        problems.append("--save-merged writes one adapter: use it in a one-process run, without --shard")
+    if problems:
+        raise UsageError("; ".join(problems))
+    quiet, json = main_process_only(quiet, json)
 
     cfg = RouteConfig(model=model, data=data, adapters=adapter or [], method=method, top_k=top_k, temperature=temperature,
-                      library=library, batch_size=batch_size, max_new_tokens=max_new_tokens, limit=limit, device=device,
+                      library=library, span=span, shots=shots, lorahub_steps=lorahub_steps, seed=seed, save_merged=save_merged,
+                      force=force, batch_size=batch_size, max_new_tokens=max_new_tokens, limit=limit, device=device,
                       threads=threads)
     cfg.validate()
     check_output(out, force)
     with progress(quiet) as report:
-        records, summary = run_route(cfg, report)
-    write_jsonl(records, out, force=force)
+        records, summary, run = run_route(cfg, report, shard)
+    if not write_output(records, out, force, run, data, "route"):
+        return
     if json:
         emit_json({"out": out, **summary})
-    log(f"routed {summary['examples']} example(s) over {len(summary['adapters'])} adapter(s) ({cfg.method}), "
+    log(f"routed {len(records)} example(s) over {len(summary['adapters'])} adapter(s) ({cfg.method}), "
         f"{summary['modules']} modules, {summary['seconds']:.2f} s", quiet)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import CheckpointEvery, Clip, Device, Epochs, Force, Json, Lr, Out, Quiet, Resume, Seed, Threads, Verbose, Warmup, WeightDecay, command, emit_json, log, progress
+from lorakit.cli.common import CheckpointEvery, Clip, Device, Epochs, Force, GradAccum, Json, LogFile, Lr, Out, Quiet, Resume, Seed, Threads, Verbose, Warmup, WeightDecay, command, emit_json, log, main_process_only, progress
 
 Opt = typer.Option
 
@@ -30,6 +30,8 @@ def train_lora(
     max_len: Annotated[int | None, Opt(help="Truncate examples to this many tokens (default: the model's positions).")] = None,
     checkpoint_every: CheckpointEvery = 0,
     resume: Resume = False,
+    grad_accum: GradAccum = 1,
+    log_file: LogFile = None,
     device: Device = "auto",
     seed: Seed = 0,
     force: Force = False,
@@ -44,10 +46,11 @@ def train_lora(
 
     quiet_libraries()
     set_threads(threads)
+    quiet, json = main_process_only(quiet, json)
     cfg = LoraTrainConfig(
         base=base, data=data, out=out, rank=rank, alpha=alpha, dropout=dropout, targets=targets, lr=lr, epochs=epochs,
         batch_size=batch_size, clip=clip, weight_decay=weight_decay, warmup=warmup, max_len=max_len,
-        checkpoint_every=checkpoint_every, resume=resume, device=device, seed=seed, force=force,
+        checkpoint_every=checkpoint_every, resume=resume, device=device, seed=seed, force=force, grad_accum=grad_accum, log_file=log_file,
     )
     with progress(quiet) as report:
         result = run(cfg, report)

@@ -8,6 +8,10 @@ from typing import Any
 from lorakit.models.tokens import encode_prompt
 from lorakit.runtime import ProgressEvent, ProgressFn, no_progress
 
+WINDOW_BATCHES = 16
+"""Prompts are length-sorted within windows of this many batches (never across), so a shard
+starting on a window boundary runs exactly the batches of a one-process run (see lorakit.shard)."""
+
 
 def generation_problems(cfg: Any) -> list[str]:
     """Problems with the generation options ``eval`` and ``route`` share (batch, length, limit)."""
@@ -19,6 +23,16 @@ def generation_problems(cfg: Any) -> list[str]:
     if cfg.limit is not None and cfg.limit < 1:
         problems.append("--limit must be ≥ 1")
     return problems
+
+
+def batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices in batches: longest first within each window of ``WINDOW_BATCHES`` batches."""
+    window = batch_size * WINDOW_BATCHES
+    out = []
+    for lo in range(0, len(lengths), window):
+        order = sorted(range(lo, min(lo + window, len(lengths))), key=lambda i: (-lengths[i], i))
+        out += [order[b : b + batch_size] for b in range(0, len(order), batch_size)]
+    return out
 
 
 def _left_pad(batch: list[list[int]], pad_id: int) -> tuple[list[list[int]], list[list[int]]]:
@@ -45,20 +59,19 @@ def generate(
 ) -> list[str]:
     """Greedy completions of ``prompts`` in input order.
 
-    Prompts are sorted by length so that each batch pads little; left padding keeps every
-    prompt's last token at the end, where generation continues with the KV cache.
+    Prompts are sorted by length (within windows, see ``batches``) so that each batch pads
+    little; left padding keeps every prompt's last token at the end, where generation continues
+    with the KV cache.
     ``adapter_names`` (one per prompt) runs a PEFT model's mixed-adapter batches.
     """
     import torch
 
     device = next(model.parameters()).device
     encoded = [encode_prompt(tokenizer, p) for p in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: (-len(encoded[i]), i))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     out: list[str] = [""] * len(prompts)
     done = 0
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
+    for idx in batches([len(e) for e in encoded], batch_size):
         ids, mask = _left_pad([encoded[i] for i in idx], pad_id)
         input_ids = torch.tensor(ids, device=device)
         mixed = {"adapter_names": [adapter_names[i] for i in idx]} if adapter_names is not None else {}

@@ -4,7 +4,8 @@ A record is right when its ``best`` candidate is its ``label``. Accuracy and std
 per (language, perturbation) and overall, in the lm-evaluation-harness ``results.json`` layout
 (metric ``acc``); plus a typology block per language (``typology``): tokens per word with the
 scorer's tokenizer (when the records name a ``scorer`` folder that still exists), type/token
-ratio and mean word length of the sources.
+ratio and mean word length of the sources (of the labelled candidates where the source is empty, as in
+minimal pairs).
 """
 
 from __future__ import annotations
@@ -49,6 +50,15 @@ def typology(texts: list[str], tokenizer: Any | None) -> dict[str, float]:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
 
 
+def _typology_text(r: dict[str, Any]) -> str:
+    """The source; for a minimal pair (empty source, as gen-data minimal-pairs writes) the labelled candidate."""
+    if isinstance(r.get("source"), str) and r["source"]:
+        return r["source"]
+    cands = r.get("candidates")
+    good = cands[r["label"]] if isinstance(cands, list) and len(cands) > r["label"] else None
+    return good if isinstance(good, str) else ""
+
+
 def _row(task: str, correct: list[float]) -> dict[str, Any]:
     return {"alias": task, f"{METRIC},none": mean(correct), f"{METRIC}_stderr,none": mean_stderr(correct), "n": len(correct)}
 
@@ -77,7 +87,8 @@ def run_pairwise(task: str, path: str | None, limit: int | None = None) -> tuple
         results[task]["mean_over_languages"] = mean(per_lang)
     block = {}
     for lang in langs:
-        texts = [r["source"] for r in records if str(r.get("lang", "all")) == lang and isinstance(r.get("source"), str)]
+        texts = [_typology_text(r) for r in records if str(r.get("lang", "all")) == lang]
+        texts = [t for t in texts if t]
         scorers = {r.get("scorer") for r in records if str(r.get("lang", "all")) == lang}
         scorer = next(iter(scorers)) if len(scorers) == 1 else None
         tok = None

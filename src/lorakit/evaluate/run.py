@@ -5,16 +5,23 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lorakit import __version__
 from lorakit.errors import InputError, UsageError
 from lorakit.evaluate.generate import generation_problems
 from lorakit.evaluate.metrics import FINAL, exact_match, extract_number, mean, mean_stderr, numeric_match
-from lorakit.io import STDIO, read_jsonl
+from lorakit.io import STDIO, dumps, read_jsonl
 from lorakit.runtime import ProgressFn, no_progress
+from lorakit.shard import shard_problems
+
+if TYPE_CHECKING:
+    from lorakit.shard import ShardRun
+    from lorakit.lora.route import RouteConfig
 
 METRIC = "exact_match"
+EVAL_TASK = "eval_task"
+"""Field naming a predictions record's task (a sharded eval writes it; ``--predictions`` honours it)."""
 COMPARES = ("auto", "exact", "numeric")
 """How a prediction is compared with its target (``--metric``): auto picks numeric for GSM8K-style targets."""
 
@@ -25,8 +32,8 @@ class EvalConfig:
     """Base model folder (HF causal LM). Absent with ``predictions``."""
     data: list[str] = field(default_factory=list)
     """Prompt/completion JSONL files ('-' = stdin); one task each."""
-    adapter: str | None = None
-    """PEFT adapter folder applied to the model."""
+    adapters: list[str] = field(default_factory=list)
+    """PEFT adapter folder applied to the model; with ``route``, the library (several)."""
     predictions: str | None = None
     """Score this predictions JSONL (records with ``prediction``) instead of generating."""
     task: str | None = None
@@ -39,11 +46,41 @@ class EvalConfig:
     whose every target holds "#### <number>", else exact."""
     device: str = "auto"
     threads: int | None = None
+    route: str | None = None
+    """Route over the ``adapters`` library with this method (``lorakit route``'s --method) instead of applying one."""
+    top_k: int = 1
+    temperature: float = 1.0
+    library: str | None = None
+    span: str = "last"
+    shots: str | None = None
+    lorahub_steps: int = 40
+    seed: int = 0
+    """Options of ``route`` (see RouteConfig); used with ``route`` only."""
+    shard: str | None = None
+    """``i/N``: generate for part i of N of the records (see lorakit.shard)."""
+    out: str | None = None
+    """Output folder (checked with ``shard``)."""
+
+    def route_config(self) -> "RouteConfig":
+        from lorakit.lora.route import RouteConfig
+
+        data = STDIO if STDIO in self.data else next(iter(self.data), "")  # only for the stdin clash check
+        return RouteConfig(model=self.model or "", data=data, adapters=list(self.adapters), method=self.route or "",
+                           top_k=self.top_k, temperature=self.temperature, library=self.library, span=self.span, shots=self.shots,
+                           lorahub_steps=self.lorahub_steps, seed=self.seed, batch_size=self.batch_size,
+                           max_new_tokens=self.max_new_tokens, device=self.device, threads=self.threads)
 
     def validate(self) -> None:
         problems = []
-        if self.predictions and (self.model or self.data or self.adapter):
-            problems.append("--predictions scores an existing file: give no MODEL, DATA or --adapter with it")
+        if self.predictions and (self.model or self.data or self.adapters or self.route):
+            problems.append("--predictions scores an existing file: give no MODEL, DATA, --adapter or --route with it")
+        if self.route and not self.predictions:
+            problems += self.route_config().problems()
+        else:
+            if len(self.adapters) > 1:
+                problems.append("--adapter is given once (several only with --route METHOD)")
+            if self.shots:
+                problems.append("--shots applies to --route lorahub only")
         if not self.predictions and not (self.model and self.data):
             problems.append("give MODEL and at least one DATA file, or --predictions FILE")
         if self.task and len(self.data) > 1:
@@ -51,6 +88,9 @@ class EvalConfig:
         if sum(d == STDIO for d in self.data) > 1:
             problems.append("'-' (stdin) can be given only once")
         problems += generation_problems(self)
+        if self.shard and self.predictions:
+            problems.append("--shard splits generation: not with --predictions")
+        problems += shard_problems(self.shard, self.out, self.data)
         if self.metric not in COMPARES:
             problems.append(f"--metric must be one of {'|'.join(COMPARES)}, not {self.metric!r}")
         if problems:
@@ -98,7 +138,8 @@ def load_tasks(cfg: EvalConfig) -> dict[str, list[dict[str, Any]]]:
         for lineno, r in enumerate(records, start=1):
             if "answer" not in r and "completion" not in r:
                 raise InputError(f"{cfg.predictions}:{lineno}: record has neither 'completion' nor 'answer'")
-            tasks.setdefault(task_name(cfg.predictions, [r]), []).append(r)
+            named = r.get(EVAL_TASK) if isinstance(r.get(EVAL_TASK), str) else None
+            tasks.setdefault(task_name(cfg.predictions, [r], named), []).append(r)
     else:
         for path in cfg.data:
             records = read_jsonl(path, required=("prompt", "completion"))
@@ -142,26 +183,59 @@ def score(tasks: dict[str, list[dict[str, Any]]], metric: str = "auto") -> tuple
     return results, samples, compares
 
 
-def predict(cfg: EvalConfig, tasks: dict[str, list[dict[str, Any]]], progress: ProgressFn) -> None:
-    """Fill ``prediction`` in every record by batched greedy generation."""
+def predict(cfg: EvalConfig, tasks: dict[str, list[dict[str, Any]]], progress: ProgressFn
+            ) -> tuple[dict[str, list[dict[str, Any]]] | None, ShardRun]:
+    """Fill ``prediction`` (and ``routing``) by batched greedy generation, all tasks in one run.
+
+    Returns the tasks with predictions — only this shard's records with ``--shard``; None on the
+    ranks other than 0 under a launcher, which hand their part to rank 0 — and the shard plan.
+    """
+    from lorakit.evaluate.generate import WINDOW_BATCHES
+    from lorakit.shard import plan
+
+    flat = [(task, r) for task, records in tasks.items() for r in records]
+    run = plan(cfg.shard, len(flat), cfg.batch_size * WINDOW_BATCHES)
+    lo, hi = run.span
+    part = [r for _, r in flat[lo:hi]]
+    outs = (_route if cfg.route else _generate)(cfg, part, progress) if part else []
+    collected = run.collect(outs)
+    if collected is None:
+        return None, run
+    done = flat[lo:hi] if run.by_hand else flat
+    for (_, r), o in zip(done, collected):
+        r.update(o)
+    kept: dict[str, list[dict[str, Any]]] = {}
+    for task, r in done:
+        kept.setdefault(task, []).append(r)
+    return kept, run
+
+
+def _generate(cfg: EvalConfig, records: list[dict[str, Any]], progress: ProgressFn) -> list[dict[str, Any]]:
+    """``{"prediction"}`` per record, with the model (and its one adapter)."""
     from lorakit.evaluate.generate import generate
     from lorakit.models.load import attach_adapter, check_adapter_dir, check_model_dir, load_causal_lm
     from lorakit.runtime import quiet_libraries, resolve_device, set_threads
 
     check_model_dir(cfg.model)
-    if cfg.adapter:
-        check_adapter_dir(cfg.adapter)
+    if cfg.adapters:
+        check_adapter_dir(cfg.adapters[0])
     device = resolve_device(cfg.device)
     set_threads(cfg.threads)
     quiet_libraries()
     model, tok = load_causal_lm(cfg.model, device)
-    if cfg.adapter:
-        model = attach_adapter(model, cfg.adapter).eval()
-    for records in tasks.values():
-        preds = generate(model, tok, [r["prompt"] for r in records], batch_size=cfg.batch_size,
-                         max_new_tokens=cfg.max_new_tokens, progress=progress)
-        for r, p in zip(records, preds):
-            r["prediction"] = p
+    if cfg.adapters:
+        model = attach_adapter(model, cfg.adapters[0]).eval()
+    preds = generate(model, tok, [r["prompt"] for r in records], batch_size=cfg.batch_size,
+                     max_new_tokens=cfg.max_new_tokens, progress=progress)
+    return [{"prediction": p} for p in preds]
+
+
+def _route(cfg: EvalConfig, records: list[dict[str, Any]], progress: ProgressFn) -> list[dict[str, Any]]:
+    """``{"prediction", "routing"}`` per record by ``lorakit route``'s code (one library, one LoraHub search)."""
+    from lorakit.lora.route import route_records
+
+    routed, _ = route_records(cfg.route_config(), records, progress)
+    return [{"prediction": o["prediction"], "routing": o["routing"]} for o in routed]
 
 
 def results_file(cfg: EvalConfig, results: dict[str, dict[str, Any]], seconds: float, device: str,
@@ -169,7 +243,8 @@ def results_file(cfg: EvalConfig, results: dict[str, dict[str, Any]], seconds: f
     """The lm-evaluation-harness ``results.json`` layout (``compares``: task -> exact|numeric)."""
     from importlib import metadata
 
-    model_args = ",".join(f"{k}={v}" for k, v in (("pretrained", cfg.model), ("peft", cfg.adapter)) if v)
+    peft = ("route", f"{cfg.route}:{'+'.join(cfg.adapters)}") if cfg.route else ("peft", next(iter(cfg.adapters), None))
+    model_args = ",".join(f"{k}={v}" for k, v in (("pretrained", cfg.model), peft) if v)
     gen_kwargs = {"until": ["\n"], "do_sample": False, "max_gen_toks": cfg.max_new_tokens}
     return {
         "results": results,
@@ -190,33 +265,51 @@ def results_file(cfg: EvalConfig, results: dict[str, dict[str, Any]], seconds: f
     }
 
 
-def run_eval(cfg: EvalConfig, progress: ProgressFn = no_progress) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Validate, read, predict (unless given predictions), score. Returns (results.json, samples)."""
+@dataclass
+class EvalRun:
+    """What ``eval`` computed: results.json, samples, and for a ``--shard`` run its plan and predicted records."""
+
+    results: dict[str, Any]
+    samples: list[dict[str, Any]]
+    shard: ShardRun | None = None
+    predictions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_eval(cfg: EvalConfig, progress: ProgressFn = no_progress) -> EvalRun | None:
+    """Validate, read, predict (unless given predictions), score; None on ranks other than 0 under a launcher."""
     if cfg.task in ("faithfulness", "minimal-pairs"):  # a rescored file: pairwise accuracy
         from lorakit.evaluate.pairwise import run_pairwise
 
-        return run_pairwise(cfg.task, cfg.model or next(iter(cfg.data), None), cfg.limit)
+        return EvalRun(*run_pairwise(cfg.task, cfg.model or next(iter(cfg.data), None), cfg.limit))
     cfg.validate()
     start = time.perf_counter()
-    tasks = load_tasks(cfg)
-    device = "none"
+    tasks: dict[str, list[dict[str, Any]]] | None = load_tasks(cfg)
+    device, run = "none", None
     if not cfg.predictions:
-        predict(cfg, tasks, progress)
+        tasks, run = predict(cfg, tasks, progress)
+        if tasks is None:
+            return None
         from lorakit.runtime import resolve_device
 
         device = str(resolve_device(cfg.device))
     results, samples, compares = score(tasks, cfg.metric)
-    return results_file(cfg, results, time.perf_counter() - start, device, compares), samples
+    predicted = [{**r, EVAL_TASK: t} for t, records in tasks.items() for r in records] if run and run.by_hand else []
+    return EvalRun(results_file(cfg, results, time.perf_counter() - start, device, compares), samples, run, predicted)
 
 
-def write_eval(out: str | Path, results: dict[str, Any], samples: list[dict[str, Any]], cfg: EvalConfig, force: bool) -> None:
-    """``OUT/results.json``, ``OUT/samples.jsonl`` and ``OUT/lorakit.json``, atomically."""
+def write_eval(out: str | Path, ev: EvalRun, cfg: EvalConfig, force: bool) -> None:
+    """``OUT/results.json``, ``OUT/samples.jsonl`` and ``OUT/lorakit.json``, atomically; a ``--shard``
+    run adds ``predictions.jsonl`` (records + prediction + eval_task) and its sidecar for ``gather``."""
     from dataclasses import asdict
 
-    from lorakit.io import atomic_dir, dumps, write_json, write_provenance
+    from lorakit.io import atomic_dir, write_json, write_provenance
+    from lorakit.shard import PREDICTIONS, write_sidecar
 
-    inputs = [p for p in (cfg.model, cfg.adapter, cfg.predictions, *cfg.data) if p]
+    inputs = [p for p in (cfg.model, *cfg.adapters, cfg.predictions, cfg.shots, *cfg.data) if p]
     with atomic_dir(out, force=force) as tmp:
-        write_json(tmp / "results.json", results)
-        (tmp / "samples.jsonl").write_text("".join(dumps(s) for s in samples), encoding="utf-8")
+        write_json(tmp / "results.json", ev.results)
+        (tmp / "samples.jsonl").write_text("".join(dumps(s) for s in ev.samples), encoding="utf-8")
         write_provenance(tmp, "eval", asdict(cfg), inputs=[p for p in inputs if Path(p).is_file()])
+        if ev.shard is not None and ev.shard.by_hand and ev.shard.shard is not None:
+            (tmp / PREDICTIONS).write_text("".join(dumps(r) for r in ev.predictions), encoding="utf-8")
+            write_sidecar(tmp / PREDICTIONS, ev.shard.shard, ev.shard.span, ev.shard.total, cfg.data, "eval")

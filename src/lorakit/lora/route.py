@@ -1,6 +1,8 @@
-"""Dynamic adapter selection at inference time: Arrow per-token routing and output averaging.
+"""Dynamic adapter selection at inference time: Arrow per-token routing and output averaging here;
+per-example selection (``min-entropy``, ``centroid``) in :mod:`lorakit.lora.select`; few-shot
+weight search (``lorahub``) in :mod:`lorakit.lora.lorahub`. ``route_records`` runs any of them.
 
-Both methods keep the base model untouched and add, on every adapted linear layer, a forward
+Arrow and output-average keep the base model untouched and add, on every adapted linear layer, a forward
 hook that adds a mixture of the adapters' LoRA outputs::
 
     y = W x + Σₑ cₑ(x) · sₑ · Bₑ (Aₑ x)
@@ -37,12 +39,16 @@ from typing import TYPE_CHECKING, Any
 from lorakit.errors import IncompatibleError, UsageError
 from lorakit.evaluate.generate import generation_problems
 from lorakit.lora.adapters import WEIGHTS, Adapter, check_mergeable, module_union, open_adapter
+from lorakit.lora.select import SPANS
 from lorakit.runtime import ProgressFn, no_progress
 
 if TYPE_CHECKING:
     import torch
 
-METHODS = ("arrow", "output-average", "min-entropy")
+    from lorakit.shard import ShardRun
+
+METHODS = ("arrow", "output-average", "min-entropy", "centroid", "lorahub")
+PER_EXAMPLE = ("min-entropy", "centroid")
 PROTOTYPES = "arrow_prototypes.safetensors"
 
 
@@ -61,13 +67,28 @@ class RouteConfig:
     """Arrow: softmax temperature over the chosen adapters' scores."""
     library: str | None = None
     """Folder for cached Arrow prototypes (default: beside each adapter)."""
+    span: str = "last"
+    """min-entropy / centroid: score the prompt's last position, or ``prompt``: the mean over all its positions."""
+    shots: str | None = None
+    """lorahub: few-shot prompt/completion JSONL the weights are fitted on."""
+    lorahub_steps: int = 40
+    """lorahub: objective evaluations (the search budget, the start w = 0 included)."""
+    seed: int = 0
+    """lorahub: seed of the search."""
+    save_merged: str | None = None
+    """lorahub: also write the merged adapter (factor-space linear, the found weights) to this folder."""
+    force: bool = False
+    """Replace an existing --save-merged folder."""
     batch_size: int = 64
     max_new_tokens: int = 16
     limit: int | None = None
     device: str = "auto"
     threads: int | None = None
 
-    def validate(self) -> None:
+    def problems(self) -> list[str]:
+        """Every problem with the routing options (not the generation ones)."""
+        from lorakit.io import STDIO
+
         problems = []
         if self.method not in METHODS:
             problems.append(f"--method must be one of {'|'.join(METHODS)}, not {self.method!r}")
@@ -79,10 +100,24 @@ class RouteConfig:
             problems.append(f"--top-k {self.top_k} is larger than the library ({len(self.adapters)} adapter(s))")
         if not self.temperature > 0:
             problems.append("--temperature must be > 0")
+        if self.span not in SPANS:
+            problems.append(f"--span must be one of {'|'.join(SPANS)}, not {self.span!r}")
         if len(set(map(os.path.realpath, self.adapters))) < len(self.adapters):
             problems.append("an adapter is given twice")
-        problems += generation_problems(self)
-        if problems:
+        if self.method == "lorahub":
+            if not self.shots:
+                problems.append("--method lorahub needs --shots FILE (few-shot prompt/completion JSONL)")
+            elif self.shots == STDIO and self.data == STDIO:
+                problems.append("--shots and DATA cannot both be '-' (stdin)")
+            if self.lorahub_steps < 1:
+                problems.append("--lorahub-steps must be ≥ 1")
+        else:
+            problems += [f"{opt} applies to --method lorahub only" for opt, v in
+                         (("--shots", self.shots), ("--save-merged", self.save_merged)) if v]
+        return problems
+
+    def validate(self) -> None:
+        if problems := self.problems() + generation_problems(self):
             raise UsageError("; ".join(problems))
 
 
@@ -303,52 +338,23 @@ def open_library(cfg: RouteConfig) -> list[Adapter]:
     return adapters
 
 
-def prompt_entropy(model: Any, tokenizer: Any, prompts: Sequence[str], batch_size: int = 64) -> "torch.Tensor":
-    """Mean entropy (nats) of the next-token distributions over each prompt's real positions, (n,)."""
-    import torch
-
-    from lorakit.evaluate.generate import _left_pad
-    from lorakit.models.tokens import encode_prompt
-
-    device = next(model.parameters()).device
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    encoded = [encode_prompt(tokenizer, p) for p in prompts]
-    out = []
-    for start in range(0, len(encoded), batch_size):
-        ids, mask = _left_pad(encoded[start : start + batch_size], pad_id)
-        mask_t = torch.tensor(mask, device=device)
-        with torch.inference_mode():
-            logp = model(input_ids=torch.tensor(ids, device=device), attention_mask=mask_t).logits.float().log_softmax(-1)
-        ent = -(logp.exp() * logp).sum(-1)
-        out.append((ent * mask_t).sum(1) / mask_t.sum(1))
-    return torch.cat(out)
-
-
-def min_entropy_choice(model: Any, tokenizer: Any, names: Sequence[str], prompts: Sequence[str],
-                       batch_size: int = 64) -> tuple[list[int], "torch.Tensor"]:
-    """Per prompt, the index of the adapter (a loaded PEFT adapter name) with the lowest prompt entropy; (n, E) entropies."""
-    import torch
-
-    ents = []
-    for name in names:
-        model.set_adapter(name)
-        ents.append(prompt_entropy(model, tokenizer, prompts, batch_size))
-    table = torch.stack(ents, dim=1)
-    return table.argmin(1).tolist(), table
-
-
 def routing_record(cfg: RouteConfig, names: list[str], stats: dict[str, Any] | None) -> dict[str, Any]:
     """The ``routing`` field of one prediction.
 
     arrow: ``weights`` = each adapter's share of the mixing weight over the example's tokens and
     modules; ``layers`` = per transformer layer, each adapter's share of the top-k choices.
-    min-entropy: ``chosen`` and a one-hot ``weights``, with each adapter's prompt ``entropy``.
+    min-entropy / centroid: ``chosen`` and a one-hot ``weights``, with each adapter's prompt
+    ``entropy`` (nats) / centroid ``score`` (mean |cos|), and the ``span`` scored. lorahub: the
+    found ``weights`` (the same for every example), the few-shot ``loss``, ``objective``
+    (loss + l1 · Σ|w|) and ``evaluations``.
     """
     n = len(names)
-    if cfg.method == "min-entropy" and stats is not None:
-        c = stats["chosen"]
-        return {"method": cfg.method, "adapters": names, "chosen": names[c],
-                "weights": [1.0 if i == c else 0.0 for i in range(n)], "entropy": [round(e, 6) for e in stats["entropy"]]}
+    if cfg.method in PER_EXAMPLE and stats is not None:
+        c, key = stats["chosen"], "entropy" if "entropy" in stats else "score"
+        return {"method": cfg.method, "adapters": names, "chosen": names[c], "span": cfg.span,
+                "weights": [1.0 if i == c else 0.0 for i in range(n)], key: [round(e, 6) for e in stats[key]]}
+    if cfg.method == "lorahub" and stats is not None:
+        return {"method": cfg.method, "adapters": names, **stats}
     if cfg.method == "output-average" or stats is None:
         return {"method": cfg.method, "adapters": names, "weights": [1.0 / n] * n}
     def shares(v: list[float]) -> list[float]:
@@ -360,23 +366,8 @@ def routing_record(cfg: RouteConfig, names: list[str], stats: dict[str, Any] | N
             "weights": shares(stats["weights"]), "layers": {k: shares(stats["layers"][k]) for k in layers}}
 
 
-def _predict_per_example(cfg: RouteConfig, model: Any, tok: Any, adapters: list[Adapter], prompts: list[str],
-                         gen: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]], int]:
-    """min-entropy: every adapter loaded in one PeftModel, each example generated with its choice."""
-    from lorakit.evaluate.generate import generate
-    from lorakit.models.load import attach_adapter
-
-    tags = [f"a{i}" for i in range(len(adapters))]
-    model = attach_adapter(model, adapters[0].path, name=tags[0])
-    for tag, a in zip(tags[1:], adapters[1:]):
-        model.load_adapter(str(a.path), adapter_name=tag, is_trainable=False)
-    chosen, table = min_entropy_choice(model.eval(), tok, tags, prompts, cfg.batch_size)
-    preds = generate(model, tok, prompts, adapter_names=[tags[c] for c in chosen], **gen)
-    return preds, [{"chosen": c, "entropy": row} for c, row in zip(chosen, table.tolist())], len(module_union(adapters))
-
-
 def _predict_mixed(cfg: RouteConfig, model: Any, tok: Any, adapters: list[Adapter], prompts: list[str],
-                   gen: dict[str, Any]) -> tuple[list[str], list[dict[str, Any] | None], int]:
+                   gen: dict[str, Any]) -> tuple[list[str], list[dict[str, Any] | None]]:
     """arrow / output-average: hooks on the base model's adapted layers during generation."""
     from lorakit.evaluate.generate import generate
     from lorakit.models.tokens import encode_prompt
@@ -388,19 +379,52 @@ def _predict_mixed(cfg: RouteConfig, model: Any, tok: Any, adapters: list[Adapte
         preds = generate(model, tok, prompts, **gen)
     finally:
         router.remove()
-    return preds, [router.by_prompt.get(tuple(encode_prompt(tok, p))) for p in prompts], len(router.modules)
+    return preds, [router.by_prompt.get(tuple(encode_prompt(tok, p))) for p in prompts]
 
 
-def run_route(cfg: RouteConfig, progress: ProgressFn = no_progress) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Validate, read, route and generate. Returns (prediction records, summary)."""
+def _predict_lorahub(cfg: RouteConfig, model: Any, tok: Any, adapters: list[Adapter], prompts: list[str],
+                     gen: dict[str, Any], shots: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """lorahub: search the weights on the shots, generate with the combination, optionally save it (via merge)."""
+    from pathlib import Path
+
+    from lorakit.evaluate.generate import generate
+    from lorakit.lora import lorahub
+    from lorakit.lora.merge import MergeConfig, merge_adapters
+
+    combo, found = lorahub.search(model, tok, adapters, shots, cfg.lorahub_steps, cfg.seed, cfg.batch_size, gen["progress"])
+    try:
+        preds = generate(model, tok, prompts, **gen)
+    finally:
+        combo.remove()
+    if cfg.save_merged:
+        merge_adapters(MergeConfig(adapters=[Path(a) for a in cfg.adapters], out=Path(cfg.save_merged), method="linear",
+                                   weights=found["weights"], seed=cfg.seed, force=cfg.force))
+    return preds, [found] * len(prompts)
+
+
+def read_shots(cfg: RouteConfig) -> list[dict[str, Any]]:
+    """lorahub's few-shot records (prompt and completion strings; FILE:LINE errors); [] for other methods."""
     from lorakit.io import read_jsonl
+
+    return read_jsonl(cfg.shots, required=("prompt", "completion")) if cfg.method == "lorahub" and cfg.shots else []
+
+
+def route_records(cfg: RouteConfig, records: list[dict[str, Any]], progress: ProgressFn = no_progress
+                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Route and generate for ``records`` (each with a ``prompt``): (records + prediction + routing, summary).
+
+    ``cfg`` is validated by the caller; ``cfg.data`` and ``cfg.limit`` are not used here (eval shares this).
+    """
+    from lorakit.io import check_output
+    from lorakit.lora.select import predict_per_example
     from lorakit.models.load import load_causal_lm
     from lorakit.runtime import quiet_libraries, resolve_device, set_threads
 
-    cfg.validate()
     start = time.perf_counter()
-    records = read_jsonl(cfg.data, required=("prompt",))[: cfg.limit]
+    shots = read_shots(cfg)
     adapters = open_library(cfg)
+    if cfg.save_merged:
+        check_output(cfg.save_merged, cfg.force)
     device = resolve_device(cfg.device)
     set_threads(cfg.threads)
     quiet_libraries()
@@ -409,9 +433,38 @@ def run_route(cfg: RouteConfig, progress: ProgressFn = no_progress) -> tuple[lis
     prompts = [r["prompt"] for r in records]
     names = list(cfg.adapters)
     gen = dict(batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens, progress=progress)
-    predict = _predict_per_example if cfg.method == "min-entropy" else _predict_mixed
-    preds, stats, modules = predict(cfg, model, tok, adapters, prompts, gen)
+    if cfg.method in PER_EXAMPLE:
+        preds, stats = predict_per_example(cfg.method, model, tok, adapters, prompts, gen, cfg.library, cfg.span)
+    elif cfg.method == "lorahub":
+        preds, stats = _predict_lorahub(cfg, model, tok, adapters, prompts, gen, shots)
+    else:
+        preds, stats = _predict_mixed(cfg, model, tok, adapters, prompts, gen)
     out = [{**r, "prediction": p, "routing": routing_record(cfg, names, st)} for r, p, st in zip(records, preds, stats)]
-    summary = {"method": cfg.method, "adapters": names, "examples": len(out), "modules": modules,
+    summary = {"method": cfg.method, "adapters": names, "examples": len(out), "modules": len(module_union(adapters)),
                "device": str(device), "seconds": round(time.perf_counter() - start, 3)}
+    if cfg.method == "lorahub":
+        summary["lorahub"] = stats[0] if stats else None
+        summary["merged"] = cfg.save_merged
     return out, summary
+
+
+def run_route(cfg: RouteConfig, progress: ProgressFn = no_progress, shard: str | None = None
+              ) -> tuple[list[dict[str, Any]] | None, dict[str, Any], ShardRun]:
+    """Validate, read, route and generate this process's part (see lorakit.shard).
+
+    Returns (prediction records — all of them on rank 0 under a launcher, None on the other
+    ranks — summary of this process's part, the shard plan).
+    """
+    from lorakit.evaluate.generate import WINDOW_BATCHES
+    from lorakit.io import read_jsonl
+    from lorakit.shard import plan
+
+    cfg.validate()
+    records = read_jsonl(cfg.data, required=("prompt",))[: cfg.limit]
+    run = plan(shard, len(records), cfg.batch_size * WINDOW_BATCHES)
+    lo, hi = run.span
+    if hi > lo:
+        part, summary = route_records(cfg, records[lo:hi], progress)
+    else:  # more shards than windows: this one has nothing to do
+        part, summary = [], {"method": cfg.method, "adapters": list(cfg.adapters), "examples": 0, "modules": 0, "seconds": 0.0}
+    return run.collect(part), summary, run

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lorakit import training
+from lorakit import distributed, training
 from lorakit.errors import UsageError
 from lorakit.io import atomic_dir, read_jsonl
 from lorakit.models.load import check_model_dir
@@ -52,6 +52,10 @@ class LoraTrainConfig:
     device: str = "auto"
     seed: int = 0
     force: bool = False
+    grad_accum: int = 1
+    """Micro-batches per optimizer step (per process); the global batch stays ``batch_size``."""
+    log_file: Path | None = None
+    """One JSON line per optimizer step (step, loss, lr, tokens, seconds)."""
 
     def validate(self) -> None:
         problems = training.schedule_problems(self)
@@ -161,7 +165,7 @@ def peft_model(model: Any, cfg: LoraTrainConfig, base: Path) -> Any:
 
 
 def _fingerprint(cfg: LoraTrainConfig, records: list[dict[str, Any]], base: Path) -> dict[str, Any]:
-    keep = {k: v for k, v in asdict(cfg).items() if k not in ("base", "data", "out", "resume", "force", "device", "checkpoint_every")}
+    keep = {k: v for k, v in asdict(cfg).items() if k not in ("base", "data", "out", *training.RUN_ONLY)}
     pairs = [(r["prompt"], r["completion"]) for r in records]
     return {**keep, "base_fingerprint": base_fingerprint(base), "data_sha256": training.data_sha256(pairs)}
 
@@ -196,23 +200,25 @@ def train_lora(cfg: LoraTrainConfig, progress: ProgressFn = no_progress) -> Lora
     spec = training.FitSpec(
         total_steps=total, lr=cfg.lr, warmup=training.warmup_steps(total, cfg.warmup), clip=cfg.clip or None,
         checkpoint=training.checkpoint_path(cfg.out), checkpoint_every=cfg.checkpoint_every,
-        fingerprint=_fingerprint(cfg, records, base), task=COMMAND,
+        fingerprint=_fingerprint(cfg, records, base), task=COMMAND, grad_accum=cfg.grad_accum, log_file=cfg.log_file,
     )
     state = training.load_checkpoint(ckpt, model, optimizer, spec.fingerprint) if ckpt else None
     result = training.fit(model, optimizer, accelerator, batches.plan, batches.collate, spec, state, progress)
 
-    # 3) save: adapter_config.json + adapter_model.safetensors (adapter "default" at top level)
+    # 4) save (rank 0): adapter_config.json + adapter_model.safetensors (adapter "default" at top level)
     model = accelerator.unwrap_model(model)
-    with atomic_dir(cfg.out, force=True) as tmp:
-        adapter = model.peft_config["default"]
-        adapter.base_model_name_or_path = str(base)
-        if isinstance(adapter.target_modules, (set, list)):  # a set in memory: sort for a reproducible file
-            adapter.target_modules = sorted(adapter.target_modules)
-        model.save_pretrained(str(tmp), safe_serialization=True)
-        (tmp / "README.md").unlink(missing_ok=True)
-        training.finish_run(tmp, COMMAND, asdict(cfg) | {"base": str(base)}, [cfg.data], cfg.seed, result,
-                            {"base": {"path": str(base), "fingerprint": spec.fingerprint["base_fingerprint"],
-                                      "fingerprint_method": "sha256(config.json + safetensors headers)"}})
-    training.remove_checkpoint(cfg.out)
+    if distributed.is_main():
+        with atomic_dir(cfg.out, force=True) as tmp:
+            adapter = model.peft_config["default"]
+            adapter.base_model_name_or_path = str(base)
+            if isinstance(adapter.target_modules, (set, list)):  # a set in memory: sort for a reproducible file
+                adapter.target_modules = sorted(adapter.target_modules)
+            model.save_pretrained(str(tmp), safe_serialization=True)
+            (tmp / "README.md").unlink(missing_ok=True)
+            training.finish_run(tmp, COMMAND, asdict(cfg) | {"base": str(base)}, [cfg.data], cfg.seed, result,
+                                {"base": {"path": str(base), "fingerprint": spec.fingerprint["base_fingerprint"],
+                                          "fingerprint_method": "sha256(config.json + safetensors headers)"}})
+        training.remove_checkpoint(cfg.out)
+    distributed.barrier()
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return LoraTrainResult(Path(cfg.out), len(examples), n_trainable, result)

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from lorakit import training
+from lorakit import distributed, training
 from lorakit.errors import InputError, UsageError
 from lorakit.io import atomic_dir
 from lorakit.models.pretrain import read_corpus
@@ -67,6 +67,10 @@ class BertPretrainConfig:
     device: str = "auto"
     seed: int = 0
     force: bool = False
+    grad_accum: int = 1
+    """Micro-batches per optimizer step (per process); the global batch stays ``batch_size``."""
+    log_file: Path | None = None
+    """One JSON line per optimizer step (step, loss, lr, tokens, seconds)."""
 
     def validate(self) -> None:
         problems = training.schedule_problems(self)
@@ -112,17 +116,9 @@ def read_documents(path: str | Path) -> list[str]:
     """Documents from a text/JSONL file (see ``read_corpus``) or a local ``datasets`` folder (its "text" column)."""
     p = Path(path)
     if str(path) != "-" and p.is_dir():
-        import datasets
+        from lorakit.data.corpus import load_folder
 
-        try:
-            ds = datasets.load_from_disk(str(p))
-        except (FileNotFoundError, ValueError) as e:
-            raise InputError(f"{p}: not a datasets folder ({e})") from None
-        if isinstance(ds, datasets.DatasetDict):
-            ds = ds["train"] if "train" in ds else next(iter(ds.values()))
-        if "text" not in ds.column_names:
-            raise InputError(f"{p}: the dataset has no 'text' column (columns: {', '.join(ds.column_names)})")
-        docs = [t.strip() for t in ds["text"] if isinstance(t, str) and t.strip()]
+        docs = [t.strip() for t in load_folder(p)["text"] if isinstance(t, str) and t.strip()]
         if not docs:
             raise InputError(f"{p}: no text")
         return docs
@@ -131,6 +127,27 @@ def read_documents(path: str | Path) -> list[str]:
 
 def sentences(doc: str) -> list[str]:
     return [s for s in _SENTENCE.split(doc.strip()) if s]
+
+
+def unigram_backend(model: bytes) -> Any:
+    """A ``tokenizers`` Unigram tokenizer with the SentencePiece model's pieces and scores.
+
+    (transformers' LlamaTokenizer would re-read a unigram model as BPE and split most words into
+    characters; SentencePiece's own segmentation is what the model must see.)
+    """
+    import sentencepiece as spm
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers
+    from tokenizers.models import Unigram
+
+    sp = spm.SentencePieceProcessor(model_proto=model)
+    vocab = [(sp.id_to_piece(i), sp.get_score(i)) for i in range(sp.get_piece_size())]
+    backend = Tokenizer(Unigram(vocab, sp.unk_id(), True))  # byte fallback, as trained
+    backend.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")])
+    backend.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
+    backend.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Metaspace(replacement="\u2581", prepend_scheme="always")])
+    backend.add_special_tokens([AddedToken(sp.id_to_piece(i), special=True)
+                                for i in range(sp.get_piece_size()) if sp.is_control(i) or sp.is_unknown(i)])
+    return backend
 
 
 def bert_tokenizer(docs: list[str], vocab_size: int) -> Any:
@@ -142,10 +159,10 @@ def bert_tokenizer(docs: list[str], vocab_size: int) -> Any:
     from tokenizers.processors import TemplateProcessing
     from transformers import PreTrainedTokenizerFast
 
-    from lorakit.models.tokenizer import tokenizer_from_sentencepiece, train_sentencepiece
+    from lorakit.models.tokenizer import train_sentencepiece
 
     lines = [s for d in docs for s in sentences(d)]
-    backend = tokenizer_from_sentencepiece(train_sentencepiece(lines, vocab_size, "unigram", hard_vocab_limit=True)).backend_tokenizer
+    backend = unigram_backend(train_sentencepiece(lines, vocab_size, "unigram", hard_vocab_limit=True))
     backend.add_special_tokens([AddedToken(MASK_TOKEN, special=True)])
     cls, sep = backend.token_to_id(CLS_TOKEN), backend.token_to_id(SEP_TOKEN)
     backend.post_processor = TemplateProcessing(
@@ -297,22 +314,48 @@ class PretrainingLoss(torch.nn.Module):
         self.model = model
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor, attention_mask: torch.Tensor,
-                mlm_index: torch.Tensor, mlm_labels: torch.Tensor, next_sentence_label: torch.Tensor | None = None) -> Any:
+                mlm_index: torch.Tensor, mlm_labels: torch.Tensor, next_sentence_label: torch.Tensor | None = None,
+                normalizers: tuple[int, int] | None = None) -> Any:
+        """``normalizers``: (masked tokens, pairs) of the global batch; each term is then a sum over
+        this batch divided by it (a share of the global mean); None: the means over this batch."""
         import torch.nn.functional as F
+
+        def mean(logits: torch.Tensor, labels: torch.Tensor, term: int) -> torch.Tensor:
+            if normalizers is None:
+                return F.cross_entropy(logits.float(), labels)
+            return F.cross_entropy(logits.float(), labels, reduction="sum") / max(1, normalizers[term])
 
         seq, pooled = self.model.bert(input_ids=input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask)[:2]
         hidden = seq.reshape(-1, seq.size(-1))[mlm_index]
-        loss = F.cross_entropy(self.model.cls.predictions(hidden).float(), mlm_labels)
+        loss = mean(self.model.cls.predictions(hidden), mlm_labels, 0)
         if next_sentence_label is not None:
-            loss = loss + F.cross_entropy(self.model.cls.seq_relationship(pooled).float(), next_sentence_label)
+            loss = loss + mean(self.model.cls.seq_relationship(pooled), next_sentence_label, 1)
         return SimpleNamespace(loss=loss)
+
+
+def pretraining_loss(model: Any, batch: dict[str, torch.Tensor], whole: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``training.LossFn`` for ``PretrainingLoss``: ``batch``'s share of the global batch ``whole``'s loss."""
+    pairs = whole.get("next_sentence_label")
+    return model(**batch, normalizers=(len(whole["mlm_labels"]), 0 if pairs is None else len(pairs))).loss
+
+
+def take_rows(batch: dict[str, torch.Tensor], rows: list[int]) -> dict[str, torch.Tensor]:
+    """Rows of a collated batch (a process's micro-batch), ``mlm_index`` renumbered to the new rows."""
+    width = batch["input_ids"].size(1)
+    index = torch.tensor(rows, dtype=torch.long)
+    new_row = torch.full((batch["input_ids"].size(0),), -1, dtype=torch.long)
+    new_row[index] = torch.arange(len(rows))
+    row, pos = batch["mlm_index"] // width, batch["mlm_index"] % width
+    keep = new_row[row] >= 0
+    out = {k: v.index_select(0, index) for k, v in batch.items() if k not in ("mlm_index", "mlm_labels")}
+    return {**out, "mlm_index": new_row[row[keep]] * width + pos[keep], "mlm_labels": batch["mlm_labels"][keep]}
 
 
 # 3) run -------------------------------------------------------------------------------------------
 
 
 def _fingerprint(cfg: BertPretrainConfig, docs: list[str], tokenizer: Any) -> dict[str, Any]:
-    keep = {k: v for k, v in asdict(cfg).items() if k not in ("corpus", "out", "resume", "force", "device", "checkpoint_every")}
+    keep = {k: v for k, v in asdict(cfg).items() if k not in ("corpus", "out", *training.RUN_ONLY)}
     return {**keep, "data_sha256": training.data_sha256(docs), "vocab": len(tokenizer)}
 
 
@@ -337,6 +380,9 @@ def pretrain_bert(cfg: BertPretrainConfig, progress: ProgressFn = no_progress) -
     batches = Batches(encoded, cfg, tok)
     seed_everything(cfg.seed)
     model = BertForPreTraining(bert_config(cfg, tok))
+    if cfg.pairs is None:  # MLM only: pooler and NSP head get no gradient (and DDP wants every trainable one used)
+        for unused in (model.bert.pooler, model.cls.seq_relationship):
+            unused.requires_grad_(False)
     wrapped = PretrainingLoss(model)
     optimizer = training.make_optimizer(wrapped, cfg.lr, cfg.weight_decay)
     accelerator = training.make_accelerator(device)
@@ -348,18 +394,20 @@ def pretrain_bert(cfg: BertPretrainConfig, progress: ProgressFn = no_progress) -
         total_steps=total, lr=cfg.lr, warmup=training.warmup_steps(total, cfg.warmup), clip=cfg.clip or None,
         checkpoint=training.checkpoint_path(cfg.out), checkpoint_every=cfg.checkpoint_every,
         fingerprint=_fingerprint(cfg, docs, tok), save_extra=lambda d: tok.save_pretrained(str(d / "tokenizer")),
-        task=COMMAND,
+        task=COMMAND, grad_accum=cfg.grad_accum, loss=pretraining_loss, take_rows=take_rows, log_file=cfg.log_file,
     )
     state = training.load_checkpoint(ckpt, wrapped, optimizer, spec.fingerprint) if ckpt else None
     result = training.fit(wrapped, optimizer, accelerator, batches.plan, batches.collate, spec, state, progress)
 
     # 4) save: an HF folder that plain transformers loads
     model = accelerator.unwrap_model(wrapped).model.to(torch.float32).cpu()
-    with atomic_dir(cfg.out, force=True) as tmp:
-        model.save_pretrained(str(tmp), safe_serialization=True)
-        tok.save_pretrained(str(tmp))
-        training.finish_run(tmp, COMMAND, asdict(cfg), [cfg.corpus], cfg.seed, result,
-                            {"model": {"objective": cfg.objective, "layers": cfg.layers, "hidden": cfg.hidden,
-                                       "vocab_size": len(tok), "documents": len(docs)}})
-    training.remove_checkpoint(cfg.out)
+    if distributed.is_main():  # one writer; the other processes wait at the barrier
+        with atomic_dir(cfg.out, force=True) as tmp:
+            model.save_pretrained(str(tmp), safe_serialization=True)
+            tok.save_pretrained(str(tmp))
+            training.finish_run(tmp, COMMAND, asdict(cfg), [cfg.corpus], cfg.seed, result,
+                                {"model": {"objective": cfg.objective, "layers": cfg.layers, "hidden": cfg.hidden,
+                                           "vocab_size": len(tok), "documents": len(docs)}})
+        training.remove_checkpoint(cfg.out)
+    distributed.barrier()
     return BertPretrainResult(Path(cfg.out), sum(p.numel() for p in model.parameters()), len(tok), result)

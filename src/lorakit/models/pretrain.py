@@ -1,18 +1,28 @@
 """``pretrain-lm``: train a tokenizer and a small Llama causal LM from scratch on a text corpus.
 
-setup (read corpus, tokenizer, model, optimizer) -> fit (training.fit) -> save (HF folder).
+setup (corpus, tokenizer, token ids, model, optimizer) -> fit (training.fit) -> save (HF folder).
+
+The corpus streams through ``lorakit.data.corpus``: memory-mapped Arrow documents, token ids
+cached in ``--cache-dir``, blocks read on demand, a tokenizer trained on a bounded sample, so
+the memory a run needs does not grow with the corpus text.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lorakit import training
+import numpy as np
+
+from lorakit import distributed, training
+from lorakit.data.corpus import (
+    EpochPlan, TokenStore, documents, iter_texts, kind_of, open_corpus, sample_texts, tokenize_corpus,
+)
 from lorakit.errors import InputError, UsageError
 from lorakit.io import STDIO, atomic_dir
 from lorakit.models.presets import PRESETS, LmShape, llama_config, resolve_shape
@@ -24,7 +34,7 @@ COMMAND = "pretrain-lm"
 @dataclass
 class PretrainConfig:
     corpus: str
-    """Text file (one document per line), JSONL with a "text" field, or '-' for stdin."""
+    """Text file (one document per line), JSONL with a "text" field, a ``datasets`` folder, or '-' (stdin)."""
     out: Path
     """Output HF model folder."""
     preset: str = "tiny"
@@ -52,9 +62,23 @@ class PretrainConfig:
     device: str = "auto"
     seed: int = 0
     force: bool = False
+    grad_accum: int = 1
+    """Micro-batches per optimizer step (per process); the global batch stays ``batch_size``."""
+    log_file: Path | None = None
+    """One JSON line per optimizer step (step, loss, lr, tokens, seconds)."""
+    cache_dir: Path | None = None
+    """Where the corpus's Arrow files and token ids are cached (None: the ``datasets`` cache)."""
+    num_proc: int = 1
+    """Processes that tokenize the corpus (``datasets.map(num_proc=...)``)."""
+    tokenizer_sample: float = 32.0
+    """MB of text (a seeded random sample of documents) the tokenizer trains on; all of a smaller corpus."""
 
     def validate(self) -> None:
         problems = training.schedule_problems(self)
+        if self.num_proc < 1:
+            problems.append(f"--num-proc must be at least 1, not {self.num_proc}")
+        if self.tokenizer_sample <= 0:
+            problems.append(f"--tokenizer-sample must be positive, not {self.tokenizer_sample}")
         for name in ("block_size", "vocab_size"):
             if getattr(self, name) < 1:
                 problems.append(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
@@ -86,7 +110,10 @@ class PretrainResult:
 
 
 def read_corpus(path: str | Path) -> list[str]:
-    """Documents, one per non-blank line; JSONL (first line a JSON object) gives its "text" fields."""
+    """Documents, one per non-blank line; JSONL (first line a JSON object) gives its "text" fields.
+
+    The whole corpus in memory (``pretrain-bert``; ``pretrain-lm`` streams it with ``open_corpus``).
+    """
     name = "<stdin>" if str(path) == STDIO else str(path)
     if str(path) == STDIO:
         raw = sys.stdin.read().splitlines()
@@ -98,20 +125,9 @@ def read_corpus(path: str | Path) -> list[str]:
             raw = p.read_text(encoding="utf-8").splitlines()
         except UnicodeDecodeError as e:
             raise InputError(f"{p}: not UTF-8 text ({e.reason})") from None
-    numbered = [(i, line) for i, line in enumerate(raw, start=1) if line.strip()]
-    if not numbered:
+    docs = documents({"text": raw}, range(len(raw)), name, kind_of(raw))["text"]
+    if not docs:
         raise InputError(f"{name}: no text")
-    if not numbered[0][1].lstrip().startswith("{"):
-        return [line.strip() for _, line in numbered]
-    docs = []
-    for lineno, line in numbered:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{name}:{lineno}: invalid JSON ({e.msg})") from None
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            raise InputError(f"{name}:{lineno}: expected an object with a string field 'text'")
-        docs.append(record["text"])
     return docs
 
 
@@ -140,17 +156,25 @@ def pack_blocks(lengths: list[int], order: list[int], block_size: int) -> list[l
 
 
 class Batches:
-    """Deterministic batches: documents shuffled per epoch by (seed, epoch), packed, grouped."""
+    """Deterministic batches: documents shuffled per epoch by (seed, epoch), packed (``pack_blocks``), grouped.
 
-    def __init__(self, docs: list[list[int]], block_size: int, batch_size: int, seed: int, pad_id: int) -> None:
-        self.docs, self.block_size, self.batch_size, self.seed, self.pad_id = docs, block_size, batch_size, seed, pad_id
-        self._lengths = [len(d) for d in docs]
+    ``docs``: token ids per document, as lists or a ``TokenStore`` (read on demand). A plan is an
+    ``EpochPlan`` (numpy index, a few bytes per document); the last two epochs' plans are kept.
+    """
 
-    def plan(self, epoch: int) -> list[list[list[tuple[int, int, int]]]]:
-        order = list(range(len(self.docs)))
-        random.Random(self.seed * 1_000_003 + epoch).shuffle(order)
-        blocks = pack_blocks(self._lengths, order, self.block_size)
-        return [blocks[i:i + self.batch_size] for i in range(0, len(blocks), self.batch_size)]
+    def __init__(self, docs: Sequence[Sequence[int]] | TokenStore, block_size: int, batch_size: int, seed: int,
+                 pad_id: int) -> None:
+        self.store = docs if isinstance(docs, TokenStore) else TokenStore.from_lists(docs)
+        self.block_size, self.batch_size, self.seed, self.pad_id = block_size, batch_size, seed, pad_id
+        self._plans: dict[int, EpochPlan] = {}
+
+    def plan(self, epoch: int) -> EpochPlan:
+        if epoch not in self._plans:
+            order = np.arange(len(self.store), dtype=np.int32)  # 4 bytes a document
+            random.Random(self.seed * 1_000_003 + epoch).shuffle(order)  # type: ignore[arg-type]
+            last = list(self._plans.items())[-1:]
+            self._plans = {**dict(last), epoch: EpochPlan(order, self.store.lengths, self.block_size, self.batch_size)}
+        return self._plans[epoch]
 
     def collate(self, plan: list[list[tuple[int, int, int]]]) -> dict[str, Any]:
         import torch
@@ -159,13 +183,13 @@ class Batches:
         ids = torch.full((len(plan), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(plan), width), dtype=torch.long)
         for row, block in enumerate(plan):
-            tokens = [t for doc, s, e in block for t in self.docs[doc][s:e]]
-            ids[row, : len(tokens)] = torch.tensor(tokens)
+            tokens = np.concatenate([self.store.tokens(doc, s, e) for doc, s, e in block])
+            ids[row, : len(tokens)] = torch.from_numpy(tokens.astype(np.int64))
             mask[row, : len(tokens)] = 1
         return {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100)}
 
 
-def _tokenizer(cfg: PretrainConfig, docs: list[str], ckpt: Path | None) -> Any:
+def _tokenizer(cfg: PretrainConfig, docs: Any, ckpt: Path | None) -> Any:
     from lorakit.models.load import load_tokenizer
     from lorakit.models.tokenizer import train_tokenizer
 
@@ -175,13 +199,34 @@ def _tokenizer(cfg: PretrainConfig, docs: list[str], ckpt: Path | None) -> Any:
         if not Path(cfg.tokenizer).is_dir():
             raise InputError(f"{cfg.tokenizer}: no such tokenizer folder")
         return load_tokenizer(cfg.tokenizer)
-    return train_tokenizer(docs, None, vocab_size=cfg.vocab_size)
+    return train_tokenizer(sample_texts(docs, int(cfg.tokenizer_sample * 1e6)), None, vocab_size=cfg.vocab_size)
 
 
-def _fingerprint(cfg: PretrainConfig, docs: list[str], tokenizer: Any) -> dict[str, Any]:
-    keep = {k: v for k, v in asdict(cfg).items() if k not in ("corpus", "out", "resume", "force", "device", "checkpoint_every")}
+def _fingerprint(cfg: PretrainConfig, docs: Any, tokenizer: Any) -> dict[str, Any]:
+    skip = ("corpus", "out", "cache_dir", "num_proc", *training.RUN_ONLY)
+    keep = {k: v for k, v in asdict(cfg).items() if k not in skip}
     keep["tokenizer"] = None if cfg.tokenizer is None else str(Path(cfg.tokenizer).resolve())
-    return {**keep, "data_sha256": training.data_sha256(docs), "vocab": len(tokenizer)}
+    data = training.data_sha256(iter_texts(docs))  # type: ignore[arg-type]  # a stream: it only iterates
+    return {**keep, "data_sha256": data, "vocab": len(tokenizer)}
+
+
+@contextmanager
+def main_first() -> Iterator[None]:
+    """Rank 0 runs the block first (it fills the cache), then the other processes (they read it)."""
+    if not distributed.is_main():
+        distributed.barrier()
+    yield
+    if distributed.is_main():
+        distributed.barrier()
+
+
+def load_data(cfg: PretrainConfig, ckpt: Path | None) -> tuple[Any, TokenStore, dict[str, Any]]:
+    """The tokenizer, the corpus's token ids (memory-mapped) and the run's fingerprint."""
+    with main_first():
+        docs = open_corpus(cfg.corpus, cfg.cache_dir, cfg.num_proc)
+        tok = _tokenizer(cfg, docs, ckpt)
+        ids = tokenize_corpus(docs, tok, cfg.num_proc)
+    return tok, TokenStore.from_dataset(ids), _fingerprint(cfg, docs, tok)
 
 
 # run --------------------------------------------------------------------------------------------
@@ -196,17 +241,14 @@ def pretrain(cfg: PretrainConfig, progress: ProgressFn = no_progress) -> Pretrai
     cfg.validate()
     ckpt = training.prepare_run(cfg.out, cfg.force, cfg.resume)
     device = resolve_device(cfg.device)
-    docs = read_corpus(cfg.corpus)
+    accelerator = training.make_accelerator(device)  # opens the process group (load_data: rank 0 first)
 
     # 2) tokenizer, data, model, optimizer
-    tok = _tokenizer(cfg, docs, ckpt)
-    eos = tok.eos_token_id
-    encoded = [ids + [eos] for ids in tok(docs, add_special_tokens=True)["input_ids"]]
-    batches = Batches(encoded, cfg.block_size, cfg.batch_size, cfg.seed, tok.pad_token_id)
+    tok, store, fingerprint = load_data(cfg, ckpt)
+    batches = Batches(store, cfg.block_size, cfg.batch_size, cfg.seed, tok.pad_token_id)
     seed_everything(cfg.seed)
     model = LlamaForCausalLM(llama_config(cfg.shape(), tok))
     optimizer = training.make_optimizer(model, cfg.lr, cfg.weight_decay, betas=(0.9, 0.95))
-    accelerator = training.make_accelerator(device)
     model, optimizer = accelerator.prepare(model, optimizer)
 
     # 3) fit
@@ -214,18 +256,20 @@ def pretrain(cfg: PretrainConfig, progress: ProgressFn = no_progress) -> Pretrai
     spec = training.FitSpec(
         total_steps=total, lr=cfg.lr, warmup=training.warmup_steps(total, cfg.warmup), clip=cfg.clip or None,
         checkpoint=training.checkpoint_path(cfg.out), checkpoint_every=cfg.checkpoint_every,
-        fingerprint=_fingerprint(cfg, docs, tok), save_extra=lambda d: tok.save_pretrained(str(d / "tokenizer")),
-        task=COMMAND,
+        fingerprint=fingerprint, save_extra=lambda d: tok.save_pretrained(str(d / "tokenizer")),
+        task=COMMAND, grad_accum=cfg.grad_accum, log_file=cfg.log_file,
     )
     state = training.load_checkpoint(ckpt, model, optimizer, spec.fingerprint) if ckpt else None
     result = training.fit(model, optimizer, accelerator, batches.plan, batches.collate, spec, state, progress)
 
-    # 4) save: an HF folder that plain transformers loads
+    # 4) save (rank 0): an HF folder that plain transformers loads
     model = accelerator.unwrap_model(model).to(torch.float32).cpu()
-    with atomic_dir(cfg.out, force=True) as tmp:
-        model.save_pretrained(str(tmp), safe_serialization=True)
-        tok.save_pretrained(str(tmp))
-        training.finish_run(tmp, COMMAND, asdict(cfg), [cfg.corpus], cfg.seed, result,
-                            {"model": {"shape": asdict(cfg.shape()), "vocab_size": len(tok)}})
-    training.remove_checkpoint(cfg.out)
+    if distributed.is_main():
+        with atomic_dir(cfg.out, force=True) as tmp:
+            model.save_pretrained(str(tmp), safe_serialization=True)
+            tok.save_pretrained(str(tmp))
+            training.finish_run(tmp, COMMAND, asdict(cfg), [cfg.corpus], cfg.seed, result,
+                                {"model": {"shape": asdict(cfg.shape()), "vocab_size": len(tok)}})
+        training.remove_checkpoint(cfg.out)
+    distributed.barrier()
     return PretrainResult(Path(cfg.out), sum(p.numel() for p in model.parameters()), len(tok), result)

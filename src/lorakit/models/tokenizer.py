@@ -7,6 +7,7 @@ The folder (``tokenizer.json`` + ``tokenizer_config.json``) loads with plain
 from __future__ import annotations
 
 import io
+import itertools
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,6 +23,9 @@ def train_sentencepiece(lines: Iterable[str], vocab_size: int = 512, model_type:
                         hard_vocab_limit: bool = False) -> bytes:
     """The serialized SentencePiece model trained on ``lines`` (deterministic: one thread, no sampling).
 
+    ``lines`` is consumed as a stream, but SentencePiece keeps every line it trains on in memory:
+    for a large corpus pass a sample (``lorakit.data.corpus.sample_texts``).
+
     ``hard_vocab_limit``: exactly ``vocab_size`` pieces, or a UsageError when the corpus supports fewer.
     """
     import sentencepiece as spm
@@ -30,14 +34,15 @@ def train_sentencepiece(lines: Iterable[str], vocab_size: int = 512, model_type:
         raise UsageError(f"model_type must be 'bpe' or 'unigram', not {model_type!r}")
     if vocab_size < 8:
         raise UsageError(f"--vocab-size must be at least 8, not {vocab_size}")
-    text = [s for s in (line.strip() for line in lines) if s]
-    if not text:
+    text = (s for s in (line.strip() for line in lines) if s)  # streamed: the caller bounds the sample
+    first = next(text, None)
+    if first is None:
         raise InputError("no text to train a tokenizer on")
     spm.set_random_generator_seed(0)
     model = io.BytesIO()
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(text), model_writer=model, vocab_size=vocab_size, model_type=model_type,
+            sentence_iterator=itertools.chain([first], text), model_writer=model, vocab_size=vocab_size, model_type=model_type,
             hard_vocab_limit=hard_vocab_limit, byte_fallback=True, character_coverage=1.0,
             pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, num_threads=1,
             input_sentence_size=0, shuffle_input_sentence=False, minloglevel=2,

@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lorakit.errors import IncompatibleError, InputError, UsageError
 from lorakit.io import STDIO, iter_jsonl
 from lorakit.models.load import check_model_dir
 from lorakit.rescore.pll import VARIANTS
+
+if TYPE_CHECKING:
+    from lorakit.shard import ShardRun
 
 METHODS = ("pll", "nsp", "pll+nsp")
 MLM_HEADS = ("BertForPreTraining", "BertForMaskedLM")
@@ -59,7 +62,7 @@ def read_records(path: str) -> list[dict[str, Any]]:
     for i, r in enumerate(iter_jsonl(path, required=("source",)), start=1):
         cands = r.get("candidates")
         if not isinstance(cands, list) or len(cands) < 2 or not all(isinstance(c, str) for c in cands):
-            raise InputError(f"{name}: record {i}: 'candidates' must be a list of at least two strings")
+            raise InputError(f"{name}:{i}: 'candidates' must be a list of at least two strings")
         records.append(r)
     if not records:
         raise InputError(f"{name}: no records")
@@ -91,18 +94,37 @@ def load_scorer(path: str | Path, method: str, device: Any) -> tuple[Any, Any]:
     return model.to(device).eval(), tok
 
 
-def rescore(cfg: RescoreConfig) -> list[dict[str, Any]]:
-    """The records with ``scores`` and ``best`` added (and ``method``)."""
-    from lorakit.models.bert import word_starts
-    from lorakit.rescore.pll import encode_pair, is_next, pll
+WINDOW = 64
+"""Records scored together (their masked copies sorted by length within the window, never across):
+a shard starting on a window boundary runs exactly the forward passes of a one-process run."""
+
+
+def rescore(cfg: RescoreConfig, shard: str | None = None) -> tuple[list[dict[str, Any]] | None, ShardRun]:
+    """The records with ``scores`` and ``best`` added (and ``method``): this process's part (see
+    lorakit.shard), all of them on rank 0 under a launcher, None on the other ranks; and the plan."""
     from lorakit.runtime import quiet_libraries, resolve_device, set_threads
+    from lorakit.shard import plan
 
     cfg.validate()
     records = read_records(cfg.data)
-    device = resolve_device(cfg.device)
-    set_threads(cfg.threads)
-    quiet_libraries()
-    model, tok = load_scorer(cfg.scorer, cfg.method, device)
+    run = plan(shard, len(records), WINDOW)
+    lo, hi = run.span
+    out: list[dict[str, Any]] = []
+    if hi > lo:
+        device = resolve_device(cfg.device)
+        set_threads(cfg.threads)
+        quiet_libraries()
+        model, tok = load_scorer(cfg.scorer, cfg.method, device)
+        for start in range(lo, hi, WINDOW):
+            out += _score(cfg, model, tok, records[start:min(hi, start + WINDOW)])
+    return run.collect(out), run
+
+
+def _score(cfg: RescoreConfig, model: Any, tok: Any, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Score one window of records (see WINDOW)."""
+    from lorakit.models.bert import word_starts
+    from lorakit.rescore.pll import encode_pair, is_next, pll
+
     max_len = model.config.max_position_embeddings
 
     # encode: one sequence per (record, candidate)
