@@ -18,6 +18,7 @@ JOBS        ?= 3
 THREADS     ?= 1
 CORPUS_MB   ?= 0.5
 TEST_SIZE   ?= 200
+PAIRS_SIZE  ?= 150
 VOCAB_vi    ?= 510
 VOCAB_pl    ?= 580
 VOCAB_ka    ?= 440
@@ -30,7 +31,7 @@ MAKEFLAGS += -j$(JOBS)
 .SECONDARY:  # keep every intermediate output (make would delete manifest.json and the models' config.json)
 
 .PHONY: all
-all: $(RUN)/eval/results.json
+all: $(RUN)/eval/results.json $(RUN)/pairs-eval/results.json
 
 $(RUN)/data-%/manifest.json:
 	$(LORAKIT) gen-data faithfulness --lang $* --out $(RUN)/data-$* --corpus-mb $(CORPUS_MB) --test-size $(TEST_SIZE) --seed $(SEED) --force
@@ -47,3 +48,17 @@ $(RUN)/scored.jsonl: $(LANGS:%=$(RUN)/scored-%.jsonl)
 
 $(RUN)/eval/results.json: $(RUN)/scored.jsonl
 	$(LORAKIT) eval --task faithfulness $< --out $(RUN)/eval --force
+
+# The three other tasks as zero-shot minimal pairs (sentence order, word order, agreement), scored
+# by the same BERTs: candidates alone (empty source), so PLL only.
+$(RUN)/pairs-%/manifest.json:
+	$(LORAKIT) gen-data minimal-pairs --lang $* --out $(RUN)/pairs-$* --test-size $(PAIRS_SIZE) --seed $(SEED) --force --quiet
+
+$(RUN)/pairs-scored-%.jsonl: $(RUN)/bert-%/config.json $(RUN)/pairs-%/manifest.json
+	$(LORAKIT) rescore $(RUN)/bert-$* $(RUN)/pairs-$*/test.jsonl --out $@ --force --threads $(THREADS) --method pll --pll-variant within-word
+
+$(RUN)/pairs-scored.jsonl: $(LANGS:%=$(RUN)/pairs-scored-%.jsonl)
+	cat $^ > $@
+
+$(RUN)/pairs-eval/results.json: $(RUN)/pairs-scored.jsonl
+	$(LORAKIT) eval --task minimal-pairs $< --out $(RUN)/pairs-eval --force

@@ -76,7 +76,7 @@ def sidecar(path: str | Path) -> Path:
 
 def _input(data: str | Sequence[str]) -> dict[str, str]:
     paths = [data] if isinstance(data, str) else list(data)
-    shas = [sha256_path(p) if p != STDIO else "stdin" for p in paths]
+    shas = [sha256_path(p) for p in paths]
     sha = shas[0] if len(shas) == 1 else hashlib.sha256("".join(shas).encode()).hexdigest()
     return {"path": "+".join(map(str, paths)), "sha256": sha}
 
@@ -109,8 +109,8 @@ def _read_shard(path: str) -> dict[str, Any]:
     if sha256_path(p) != info["sha256"]:
         raise InputError(f"{p}: changed since its shard run wrote it (sha256 differs from {side.name})")
     lo, hi = info["records"]
-    if _count_lines(p) != hi - lo:
-        raise InputError(f"{p}: has {_count_lines(p)} records, its shard description says {hi - lo}")
+    if (n := _count_lines(p)) != hi - lo:
+        raise InputError(f"{p}: has {n} records, its shard description says {hi - lo}")
     return {**info, "path": p}
 
 
