@@ -141,6 +141,20 @@ def schedule_problems(cfg: Any) -> list[str]:
     return problems
 
 
+@dataclass(kw_only=True)
+class RunOptions:
+    """The run-control options every training config shares (keyword-only, after its own fields)."""
+
+    resume: bool = False
+    device: str = "auto"
+    seed: int = 0
+    force: bool = False
+    grad_accum: int = 1
+    """Micro-batches per optimizer step (per process); the global batch stays ``batch_size``."""
+    log_file: Path | None = None
+    """One JSON line per optimizer step (step, loss, lr, tokens, seconds)."""
+
+
 RUN_ONLY = ("resume", "force", "device", "checkpoint_every", "grad_accum", "log_file")
 """Options that do not change the trained weights (a checkpoint resumes under other values)."""
 

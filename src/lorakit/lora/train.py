@@ -25,7 +25,7 @@ MEGA_BATCH = 50
 
 
 @dataclass
-class LoraTrainConfig:
+class LoraTrainConfig(training.RunOptions):
     base: Path
     """Local HF causal-LM folder."""
     data: str
@@ -48,14 +48,6 @@ class LoraTrainConfig:
     max_len: int | None = None
     """Truncate examples to this many tokens (default: the model's positions)."""
     checkpoint_every: int = 0
-    resume: bool = False
-    device: str = "auto"
-    seed: int = 0
-    force: bool = False
-    grad_accum: int = 1
-    """Micro-batches per optimizer step (per process); the global batch stays ``batch_size``."""
-    log_file: Path | None = None
-    """One JSON line per optimizer step (step, loss, lr, tokens, seconds)."""
 
     def validate(self) -> None:
         problems = training.schedule_problems(self)

@@ -36,7 +36,7 @@ _SENTENCE = re.compile(r"(?<=[.!?…])\s+")
 
 
 @dataclass
-class BertPretrainConfig:
+class BertPretrainConfig(training.RunOptions):
     corpus: str
     """Text file (one document per line), JSONL with a "text" field, a `datasets` folder, or '-'."""
     out: Path
@@ -63,14 +63,6 @@ class BertPretrainConfig:
     weight_decay: float = 0.01
     clip: float = 1.0
     checkpoint_every: int = 1000
-    resume: bool = False
-    device: str = "auto"
-    seed: int = 0
-    force: bool = False
-    grad_accum: int = 1
-    """Micro-batches per optimizer step (per process); the global batch stays ``batch_size``."""
-    log_file: Path | None = None
-    """One JSON line per optimizer step (step, loss, lr, tokens, seconds)."""
 
     def validate(self) -> None:
         problems = training.schedule_problems(self)

@@ -32,7 +32,7 @@ COMMAND = "pretrain-lm"
 
 
 @dataclass
-class PretrainConfig:
+class PretrainConfig(training.RunOptions):
     corpus: str
     """Text file (one document per line), JSONL with a "text" field, a ``datasets`` folder, or '-' (stdin)."""
     out: Path
@@ -58,14 +58,6 @@ class PretrainConfig:
     clip: float = 1.0
     """Gradient-norm clipping (0: off)."""
     checkpoint_every: int = 1000
-    resume: bool = False
-    device: str = "auto"
-    seed: int = 0
-    force: bool = False
-    grad_accum: int = 1
-    """Micro-batches per optimizer step (per process); the global batch stays ``batch_size``."""
-    log_file: Path | None = None
-    """One JSON line per optimizer step (step, loss, lr, tokens, seconds)."""
     cache_dir: Path | None = None
     """Where the corpus's Arrow files and token ids are cached (None: the ``datasets`` cache)."""
     num_proc: int = 1
