@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test demo demo-math completions docs bench clean demo-faith
+.PHONY: install test demo demo-math completions docs bench clean demo-faith demo-sweep
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,3 +48,7 @@ clean:
 
 demo-faith: $(STAMP)
 	$(MAKE) --no-print-directory -f examples/faithfulness.mk LORAKIT=$(abspath $(VENV))/bin/lorakit RUN=runs/demo-faith
+
+# The rescoring study's sweep (examples/faithsweep.mk): five settings x three languages.
+demo-sweep: $(STAMP)
+	$(MAKE) --no-print-directory -f examples/faithsweep.mk LORAKIT=$(abspath $(VENV))/bin/lorakit RUN=runs/demo-sweep

@@ -18,7 +18,7 @@ import torch
 import torch.distributed
 from typer.testing import CliRunner
 
-from lorakit import distributed, training
+from lorakit import checkpoints, distributed, training
 from lorakit.cli import app
 from tests.helpers import qa_records, torchrun, torchrun_cmd, torchrun_env as env
 
@@ -162,13 +162,13 @@ def test_ctrl_c_under_torchrun_checkpoints_and_resumes_with_one_process(tiny_lla
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode != 0 and "--resume" in stderr and not out.exists()
-    step = json.loads((training.checkpoint_path(out) / training.CHECKPOINT_META).read_text())["state"]["step"]
+    step = json.loads((checkpoints.checkpoint_path(out) / checkpoints.CHECKPOINT_META).read_text())["state"]["step"]
     assert 2 <= step < 48 and len(read_log(log)) == step  # both processes stopped after the same step
 
     result = invoke("train-lora", tiny_llama_dir, data, "--out", out, *common, "--log-file", log, "--resume",
                     "--grad-accum", "2")
     assert result.exit_code == 0, result.output
-    assert not training.checkpoint_path(out).exists()
+    assert not checkpoints.checkpoint_path(out).exists()
     result = invoke("train-lora", tiny_llama_dir, data, "--out", tmp_path / "one", *common, "--log-file", tmp_path / "one.log")
     assert result.exit_code == 0, result.output
     assert_same_trajectory(read_log(log), read_log(tmp_path / "one.log"))

@@ -13,6 +13,8 @@ process ``r`` of ``N`` with ``K`` micro-batches per step takes rows ``k*N + r ::
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -56,6 +58,16 @@ def barrier() -> None:
         import torch.distributed as dist
 
         dist.barrier()
+
+
+@contextmanager
+def main_first() -> Iterator[None]:
+    """Rank 0 runs the block first (it fills a cache), then the other processes (they read it)."""
+    if not is_main():
+        barrier()
+    yield
+    if is_main():
+        barrier()
 
 
 def all_reduce_sum(values: list[float], device: "torch.device | str" = "cpu") -> list[float]:

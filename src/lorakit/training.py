@@ -1,7 +1,8 @@
 """The training loop shared by ``pretrain-lm`` and ``train-lora``.
 
-Named steps: ``prepare_run`` (refuse outputs early) -> ``make_optimizer`` + ``make_accelerator``
--> ``load_checkpoint`` (``--resume``) -> ``fit`` -> ``finish_run`` (provenance, remove the checkpoint).
+Named steps: ``checkpoints.prepare_run`` (refuse outputs early) -> ``make_optimizer`` +
+``make_accelerator`` -> ``checkpoints.load_checkpoint`` (``--resume``) -> ``fit`` -> ``finish_run``
+(provenance) -> ``checkpoints.remove_checkpoint``.
 
 Several processes (``torchrun`` / ``accelerate launch``): every process builds the same global
 batch and trains on its rows (``distributed.micro_rows``), gradients are synchronised by DDP, and
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import shutil
 import signal
 import threading
 import time
@@ -31,41 +31,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lorakit import distributed
-from lorakit.errors import InputError, Interrupted, OutputExistsError, TrainingError
-from lorakit.io import atomic_dir, check_output, provenance, read_json, write_json
+from lorakit.checkpoints import TrainState, save_checkpoint
+from lorakit.errors import Interrupted, TrainingError
+from lorakit.io import provenance, write_json
 from lorakit.runtime import ProgressEvent, ProgressFn, jsonable
 
 if TYPE_CHECKING:
     import torch
 
-CHECKPOINT_TENSORS = "state.safetensors"
-CHECKPOINT_META = "trainer.json"
 RECENT = 10
 """``final_loss`` is the mean loss of the last RECENT steps."""
 
 
 # 1) setup --------------------------------------------------------------------------------------
-
-
-def checkpoint_path(out: str | Path) -> Path:
-    """Where ``--checkpoint-every`` and Ctrl-C save: a folder beside the output, ``OUT.ckpt``."""
-    out = Path(out)
-    return out.with_name(out.name + ".ckpt")
-
-
-def prepare_run(out: str | Path, force: bool, resume: bool) -> Path | None:
-    """Refuse outputs before any work; return the checkpoint to resume from (or None)."""
-    check_output(out, force)
-    ckpt = checkpoint_path(out)
-    if not (ckpt / CHECKPOINT_META).is_file():
-        return None
-    if resume:
-        return ckpt
-    if not force:
-        raise OutputExistsError(
-            f"{ckpt}: a checkpoint of an interrupted run exists (pass --resume to continue it, or --force to start over)"
-        )
-    return None
 
 
 def make_accelerator(device: "torch.device") -> Any:
@@ -87,6 +65,22 @@ def make_accelerator(device: "torch.device") -> Any:
         torch.backends.cudnn.allow_tf32 = True
     mixed = "bf16" if autocast_dtype(device) is not None else "no"
     return Accelerator(cpu=device.type == "cpu", mixed_precision=mixed)
+
+
+COMPILE_BACKEND = "inductor"
+"""``torch.compile``'s backend for ``--compile`` (tests use "eager": the same graph capture, no code generation)."""
+
+
+def prepare(accelerator: Any, model: Any, optimizer: Any, compile: bool = False) -> tuple[Any, Any]:
+    """``accelerator.prepare(model, optimizer)``; with ``compile``, the model's forward compiled first.
+
+    ``Module.compile`` compiles in place: parameter names, checkpoints and the saved folder are
+    those of the uncompiled model, so a run may resume with or without it. Batches of new
+    lengths recompile a few times, then dynamic shapes take over.
+    """
+    if compile:
+        model.compile(backend=COMPILE_BACKEND)
+    return accelerator.prepare(model, optimizer)
 
 
 def param_groups(model: Any, weight_decay: float) -> list[dict[str, Any]]:
@@ -153,9 +147,11 @@ class RunOptions:
     """Micro-batches per optimizer step (per process); the global batch stays ``batch_size``."""
     log_file: Path | None = None
     """One JSON line per optimizer step (step, loss, lr, tokens, seconds)."""
+    compile: bool = False
+    """Compile the model's forward with ``torch.compile`` (``prepare``)."""
 
 
-RUN_ONLY = ("resume", "force", "device", "checkpoint_every", "grad_accum", "log_file")
+RUN_ONLY = ("resume", "force", "device", "checkpoint_every", "grad_accum", "log_file", "compile")
 """Options that do not change the trained weights (a checkpoint resumes under other values)."""
 
 
@@ -167,109 +163,7 @@ def data_sha256(items: Sequence[Any]) -> str:
     return h.hexdigest()
 
 
-# 2) checkpoints ----------------------------------------------------------------------------------
-
-
-@dataclass
-class TrainState:
-    """Where a run is: the next batch is ``plan_epoch(epoch)[index]``."""
-
-    step: int = 0
-    epoch: int = 0
-    index: int = 0
-    tokens: int = 0
-    seconds: float = 0.0
-    first_loss: float | None = None
-    recent_losses: list[float] = field(default_factory=list)
-
-
-def unwrap(model: Any) -> Any:
-    """The model inside a DDP wrapper (checkpoint names must not depend on the world size)."""
-    from torch.nn.parallel import DistributedDataParallel
-
-    return model.module if isinstance(model, DistributedDataParallel) else model
-
-
-def trainable(model: Any) -> dict[str, "torch.nn.Parameter"]:
-    """The tensors a checkpoint holds: the trainable parameters (tied weights once)."""
-    return {n: p for n, p in unwrap(model).named_parameters() if p.requires_grad}
-
-
-def save_checkpoint(path: Path, model: Any, optimizer: Any, state: TrainState, fingerprint: dict[str, Any],
-                    rng: "torch.Tensor", extra: Callable[[Path], None] | None = None) -> None:
-    """Write the checkpoint folder atomically (temp folder beside it, then rename)."""
-    import torch
-    from safetensors.torch import save_file
-
-    opt = optimizer.state_dict()
-    tensors = {f"model.{n}": p.detach().to("cpu").contiguous().clone() for n, p in trainable(model).items()}
-    scalars: dict[str, dict[str, Any]] = {}
-    for pid, st in opt["state"].items():
-        for k, v in st.items():
-            if torch.is_tensor(v):
-                tensors[f"optimizer.{pid}.{k}"] = v.detach().to("cpu").contiguous().clone()
-            else:
-                scalars.setdefault(str(pid), {})[k] = v
-    tensors["rng.cpu"] = rng
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        for i, s in enumerate(torch.cuda.get_rng_state_all()):
-            tensors[f"rng.cuda.{i}"] = s
-    meta = {
-        "format": 1,
-        "state": asdict(state),
-        "fingerprint": fingerprint,
-        "optimizer": {"param_groups": jsonable(opt["param_groups"]), "scalars": scalars},
-    }
-    with atomic_dir(path, force=True) as tmp:
-        save_file(tensors, str(tmp / CHECKPOINT_TENSORS))
-        write_json(tmp / CHECKPOINT_META, meta)
-        if extra is not None:
-            extra(tmp)
-
-
-def load_checkpoint(path: Path, model: Any, optimizer: Any, fingerprint: dict[str, Any]) -> TrainState:
-    """Restore trainable tensors, optimizer and RNG state; refuse a checkpoint of another run."""
-    import torch
-    from safetensors.torch import load_file
-
-    meta = read_json(path / CHECKPOINT_META)
-    saved = meta.get("fingerprint", {})
-    diffs = [f"{k}: {saved.get(k)!r} (checkpoint) != {fingerprint.get(k)!r}"
-             for k in sorted(set(saved) | set(fingerprint)) if saved.get(k) != fingerprint.get(k)]
-    if diffs:
-        raise TrainingError(f"{path}: checkpoint was made by a different run ({'; '.join(diffs)}); "
-                            "rerun with the same options and data, or pass --force without --resume to start over")
-    try:
-        tensors = load_file(str(path / CHECKPOINT_TENSORS))
-    except (OSError, RuntimeError) as e:
-        raise InputError(f"{path / CHECKPOINT_TENSORS}: cannot read checkpoint ({e})") from None
-    params = trainable(model)
-    missing = sorted(set(params) - {k[len("model."):] for k in tensors if k.startswith("model.")})
-    if missing:
-        raise TrainingError(f"{path}: checkpoint lacks parameter(s) {', '.join(missing[:3])}")
-    with torch.no_grad():
-        for name, p in params.items():
-            p.copy_(tensors[f"model.{name}"])
-    opt_state: dict[int, dict[str, Any]] = {}
-    for key, value in tensors.items():
-        if key.startswith("optimizer."):
-            _, pid, name = key.split(".", 2)
-            opt_state.setdefault(int(pid), {})[name] = value
-    for pid, extra in meta["optimizer"]["scalars"].items():
-        opt_state.setdefault(int(pid), {}).update(extra)
-    groups = meta["optimizer"]["param_groups"]
-    for g in groups:
-        if isinstance(g.get("betas"), list):
-            g["betas"] = tuple(g["betas"])
-    optimizer.load_state_dict({"state": opt_state, "param_groups": groups})
-    torch.set_rng_state(tensors["rng.cpu"])
-    cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
-    if cuda and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(cuda)
-    return TrainState(**meta["state"])
-
-
-# 3) interrupts -----------------------------------------------------------------------------------
+# 2) interrupts -----------------------------------------------------------------------------------
 
 
 @contextmanager
@@ -298,7 +192,7 @@ def deferred_sigint() -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, previous)
 
 
-# 4) fit --------------------------------------------------------------------------------------------
+# 3) fit --------------------------------------------------------------------------------------------
 
 Batch = dict[str, "torch.Tensor"]
 LossFn = Callable[[Any, Batch, Batch], "torch.Tensor"]
@@ -511,7 +405,7 @@ def total_steps(plan_epoch: Callable[[int], Sequence[Any]], epochs: int, steps: 
     return sum(len(plan_epoch(e)) for e in range(epochs))
 
 
-# 5) finish -------------------------------------------------------------------------------------------
+# 4) finish -------------------------------------------------------------------------------------------
 
 
 def finish_run(folder: Path, command: str, options: dict[str, Any], inputs: Sequence[str | Path], seed: int,
@@ -521,7 +415,3 @@ def finish_run(folder: Path, command: str, options: dict[str, Any], inputs: Sequ
     record["result"] = result.summary()
     record.update(extra or {})
     write_json(folder / "lorakit.json", record)
-
-
-def remove_checkpoint(out: str | Path) -> None:
-    shutil.rmtree(checkpoint_path(out), ignore_errors=True)

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from lorakit import training
+from lorakit import checkpoints
 from lorakit.cli import app
 from lorakit.data.faithfulness import FaithfulnessConfig, generate
 from tests.helpers import interrupt_training_at
@@ -38,10 +38,11 @@ def test_tokenizer_segments_as_sentencepiece_does(corpus):
     """The HF tokenizer keeps the unigram model: same pieces as SentencePiece itself (not characters)."""
     import sentencepiece as spm
 
-    from lorakit.models.bert import bert_tokenizer, read_documents, sentences
+    from lorakit.models.bert import bert_tokenizer
+    from lorakit.models.bert_pairs import sentences
     from lorakit.models.tokenizer import train_sentencepiece
 
-    docs = read_documents(corpus)
+    docs = corpus.read_text(encoding="utf-8").splitlines()
     lines = [s for d in docs for s in sentences(d)]
     sp = spm.SentencePieceProcessor(model_proto=train_sentencepiece(lines, 400, "unigram", hard_vocab_limit=True))
     tok = bert_tokenizer(docs, 400)
@@ -58,7 +59,7 @@ def test_interrupt_then_resume_equals_uninterrupted(corpus, tmp_path, monkeypatc
     out = tmp_path / "b"
     result = run(*common, "--out", out)
     assert result.exit_code == 130 and "--resume" in result.output and "step 3/6" in result.output
-    ckpt = training.checkpoint_path(out)
+    ckpt = checkpoints.checkpoint_path(out)
     assert (ckpt / "tokenizer").is_dir() and not out.exists()
     restore()
 
@@ -90,3 +91,70 @@ def test_reads_a_datasets_folder_like_the_text_file(corpus, tmp_path):
     result = run(tmp_path / "no-text", "--out", tmp_path / "bad", *TINY, "--steps", "2")
     assert result.exit_code == 3 and "has no 'text' column" in result.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_planned_pairs_read_back_as_the_documents_sentences():
+    """plan_pairs + read_pair: A ends where B begins in the same document (label 0), B comes from
+    another document (label 1, NSP) or A and B are swapped (label 1, SOP); every pair fits."""
+    import random
+
+    from lorakit.models.bert_pairs import SentenceStore, plan_pairs, read_pair
+
+    rng = random.Random(0)
+    docs = [[[1000 * d + 10 * s + t for t in range(rng.randint(1, 9))] for s in range(rng.randint(1, 7))]
+            for d in range(40)]
+    store = SentenceStore.from_lists(docs)
+    for pairs in ("nsp", "sop", None):
+        rows = plan_pairs(store, 20, pairs, random.Random(1))
+        assert sorted(set(rows[:, 0].tolist())) == list(range(40))  # every document gives pairs
+        labels = set()
+        for row in rows:
+            d, first, cut, end, other, other_first, label = row.tolist()
+            a, b, lab = read_pair(store, row, 20, pairs)
+            flat = [t for s in docs[d][first:end] for t in s]
+            labels.add(lab)
+            assert 0 < len(a) and len(a) + len(b) <= 20 and lab == label
+            if pairs == "sop" and label == 1:
+                a, b = b, a
+            assert all(t // 1000 == d for t in a)
+            assert flat[: len(a)] == a  # A is the chunk's start
+            if other >= 0:
+                assert pairs == "nsp" and label == 1 and other != d and all(t // 1000 == other for t in b)
+            elif b:
+                start = sum(len(s) for s in docs[d][first:cut])
+                assert flat[start:start + len(b)] == b  # B follows A's sentences in the same document
+            assert (label == -100) == (pairs is None or (pairs == "sop" and not b))  # SOP needs a B to order
+        assert labels - {-100} == ({0, 1} if pairs else set())
+
+
+def test_bpe_tokenizer_and_sinusoidal_positions(corpus, tmp_path, monkeypatch):
+    """--tokenizer-type bpe: SentencePiece BPE's own pieces, loadable with AutoTokenizer;
+    --position-init sinusoidal: the model starts from the sine table (a plain BERT folder)."""
+    import sentencepiece as spm
+    import torch
+    from transformers import AutoTokenizer
+
+    from lorakit.models import bert
+    from lorakit.models.bert_pairs import sentences
+    from lorakit.models.tokenizer import train_sentencepiece
+
+    starts = []
+    real = bert.training.prepare
+    monkeypatch.setattr(bert.training, "prepare", lambda acc, model, *a: (
+        starts.append(model.model.bert.embeddings.position_embeddings.weight.detach().clone()), real(acc, model, *a))[1])
+    result = run(corpus, "--out", tmp_path / "m", *TINY, "--steps", "1", "--tokenizer-type", "bpe",
+                 "--position-init", "sinusoidal")
+    assert result.exit_code == 0, result.output
+    torch.testing.assert_close(starts[0], bert.sinusoidal_positions(128, 32))
+    assert abs(float(starts[0].std()) - 0.05) < 1e-6 and float(starts[0][1, 0]) > 0  # sin(1) > 0
+    tok = AutoTokenizer.from_pretrained(str(tmp_path / "m"))
+    assert json.loads((tmp_path / "m" / "tokenizer.json").read_text())["model"]["type"] == "BPE"
+    lines = [s for d in corpus.read_text(encoding="utf-8").splitlines() for s in sentences(d)]
+    sp = spm.SentencePieceProcessor(model_proto=train_sentencepiece(lines, 400, "bpe", hard_vocab_limit=True))
+    for line in lines[:30]:
+        assert tok(line, add_special_tokens=False)["input_ids"] == sp.encode(line), line
+    ids = tok(lines[0], lines[1])["input_ids"]
+    assert ids[0] == tok.cls_token_id and ids.count(tok.sep_token_id) == 2 and tok.mask_token_id is not None
+    result = run(corpus, "--out", tmp_path / "bad", *TINY, "--tokenizer-type", "wordpiece", "--position-init", "rope")
+    assert result.exit_code == 2 and "--tokenizer-type must be one of unigram, bpe" in result.stderr
+    assert "--position-init must be one of random, sinusoidal" in result.stderr

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from lorakit import training
+from lorakit import checkpoints, training
 from lorakit.cli import app
 from tests.helpers import corpus_lines
 
@@ -60,7 +60,7 @@ def test_happy_path_files_and_loaders(corpus, tmp_path):
     assert summary["steps"] == 6 and summary["tokens_per_second"] > 0
     assert sorted(p.name for p in out.iterdir()) == [
         "config.json", "generation_config.json", "lorakit.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
-    assert not training.checkpoint_path(out).exists()
+    assert not checkpoints.checkpoint_path(out).exists()
     tok = AutoTokenizer.from_pretrained(str(out))
     model = AutoModelForCausalLM.from_pretrained(str(out))
     assert model.config.model_type == "llama" and model.config.vocab_size == len(tok) <= 400
@@ -98,7 +98,7 @@ def test_interrupt_then_resume_equals_uninterrupted(corpus, tiny_tokenizer_dir, 
     result = run(*common, "--out", out)
     assert result.exit_code == 130
     assert "--resume" in result.output and "b.ckpt" in result.output and "step 5/8" in result.output
-    ckpt = training.checkpoint_path(out)
+    ckpt = checkpoints.checkpoint_path(out)
     assert sorted(p.name for p in ckpt.iterdir()) == ["state.safetensors", "tokenizer", "trainer.json"]
     assert not out.exists()
     monkeypatch.setattr(training, "train_step", real)

@@ -1,4 +1,4 @@
-"""pretrain-lm on a corpus much larger than a memory ceiling: the corpus streams, memory stays bounded.
+"""pretrain-lm (and pretrain-bert) on a corpus much larger than a memory ceiling: the corpus streams, memory stays bounded.
 
 A 150 MB generated corpus of long documents, a word-level tokenizer (so tokenising 150 MB takes
 seconds on two cores, not minutes) and a tiny model for a few steps, run twice: on the first
@@ -24,6 +24,7 @@ import pytest
 CORPUS_MB = 150
 CEILING_MB = 25
 """Peak private memory over the 1 MB run's (measured: ~6 MB over a ~325 MB floor)."""
+BERT_CORPUS_MB = 12
 
 
 def word_tokenizer(folder: Path, words: list[str]) -> None:
@@ -126,3 +127,36 @@ def test_two_processes_share_the_cache_and_equal_one(tmp_path):
     assert result.exit_code == 0, result.output
     assert_same_trajectory(read_log(tmp_path / "one.log"), read_log(tmp_path / "two.log"))
     assert_same_tensors(tmp_path / "one" / "model.safetensors", tmp_path / "two" / "model.safetensors")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux /proc")
+def test_pretrain_bert_streams_its_corpus_too(tmp_path):
+    """pretrain-bert: documents, sentence pairs and masks read on demand; private memory as bounded.
+
+    A smaller corpus (BERT_CORPUS_MB) than pretrain-lm's, since the unigram tokenizer trained here
+    tokenises ~1 MB/s on this machine; loading it whole (the old path) took ~10x its size.
+    """
+    rng = random.Random(2)
+    words = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(3, 9))) for _ in range(300)]
+    docs = [" ".join(" ".join(rng.choices(words, k=rng.randint(8, 15))) + "." for _ in range(rng.randint(2, 6)))
+            for _ in range(500)]
+    corpus, small = tmp_path / "corpus.txt", tmp_path / "small.txt"
+    with corpus.open("w", encoding="utf-8") as f:
+        while f.tell() < BERT_CORPUS_MB * 1_000_000:
+            f.write("\n".join(rng.choices(docs, k=1000)) + "\n")
+    small.write_text("\n".join(docs[:300]) + "\n", encoding="utf-8")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+    def run(path: Path, out: str) -> int:
+        cmd = [sys.executable, "-m", "lorakit", "pretrain-bert", str(path), "--out", str(tmp_path / out),
+               "--cache-dir", str(tmp_path / "cache"), "--tokenizer-sample", "0.1", "--vocab-size", "400",
+               "--steps", "3", "--hidden", "32", "--layers", "1", "--heads", "2", "--intermediate", "64",
+               "--batch-size", "4", "--num-proc", "2", "--threads", "1", "--device", "cpu", "--json", "--quiet"]
+        done, anon, _ = peak_memory(cmd, env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert json.loads(done.stdout)["steps"] == 3
+        return anon
+
+    floor, anon = run(small, "small"), run(corpus, "big")
+    print(f"pretrain-bert, corpus {BERT_CORPUS_MB} MB: peak RssAnon {anon} MB (small corpus: {floor} MB)")
+    assert anon - floor < CEILING_MB, f"peak private memory {anon} MB, {anon - floor} MB over the small run's"

@@ -43,3 +43,23 @@ def test_report_errors(tmp_path):
     result = runner.invoke(app, ["report", str(tmp_path / "bad.json")])
     assert result.exit_code == 3
     assert "not a results.json" in result.stderr
+
+
+def test_report_pairwise_accuracy_best_and_typology(tmp_path):
+    """Faithfulness results (acc) work too; --best bolds each column's best; the typology block follows."""
+    def faith(name, vi, pl):
+        folder = tmp_path / name
+        folder.mkdir()
+        res = {"results": {"faithfulness/vi": {"acc,none": vi, "n": 10}, "faithfulness/pl": {"acc,none": pl, "n": 10}},
+               "typology": {"vi": {"tokens_per_word": 1.5, "type_token_ratio": 0.0312, "mean_word_length": 3.4}}}
+        (folder / "results.json").write_text(json.dumps(res))
+        return str(folder)
+
+    result = runner.invoke(app, ["report", faith("drop0", 0.6, 0.7), faith("drop1", 0.8, 0.5), "--best", "--quiet"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[2:4] == ["| drop0 | 60.0 | **70.0** |", "| drop1 | **80.0** | 50.0 |"]
+    assert "| vi | 1.50 | 0.031 | 3.40 |" in lines
+    assert lines[-1] == "Pairwise accuracy, % of examples; the best run per column in bold."
+    result = runner.invoke(app, ["report", faith("only", 0.6, 0.7), "--best", "--quiet"])
+    assert "| only | 60.0 | 70.0 |" in result.stdout  # one run: nothing to compare

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from lorakit import training
+from lorakit import checkpoints, training
 from lorakit.cli import app
 from tests.helpers import qa_records
 
@@ -102,13 +102,13 @@ def test_interrupt_then_resume_equals_uninterrupted(tiny_llama_dir, data, tmp_pa
     out = tmp_path / "b"
     result = run(*common, "--out", out)
     assert result.exit_code == 130 and "--resume" in result.output and "step 3/9" in result.output
-    assert sorted(p.name for p in training.checkpoint_path(out).iterdir()) == ["state.safetensors", "trainer.json"]
+    assert sorted(p.name for p in checkpoints.checkpoint_path(out).iterdir()) == ["state.safetensors", "trainer.json"]
     monkeypatch.setattr(training, "train_step", real)
     result = run(*common, "--out", out, "--resume", "--lr", "1e-3")
     assert result.exit_code == 6 and "lr" in result.output
     result = run(*common, "--out", out, "--resume")
     assert result.exit_code == 0, result.output
-    assert not training.checkpoint_path(out).exists()
+    assert not checkpoints.checkpoint_path(out).exists()
     a = load_file(str(tmp_path / "a" / "adapter_model.safetensors"))
     b = load_file(str(out / "adapter_model.safetensors"))
     assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a)
@@ -162,5 +162,5 @@ def test_real_sigint_finishes_the_step_then_checkpoints(tiny_llama_dir, data, tm
     out = tmp_path / "o"
     result = run(tiny_llama_dir, data, "--out", out, *FAST)
     assert result.exit_code == 130 and "step 2/4" in result.output and "--resume" in result.output
-    assert training.checkpoint_path(out).is_dir() and not out.exists()
+    assert checkpoints.checkpoint_path(out).is_dir() and not out.exists()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections import Counter
 
 import pytest
 
-from lorakit.data.faithfulness import PERTURBATIONS, FaithfulnessConfig, generate
+from lorakit.data.faithfulness import PERTURBATIONS, FaithfulnessConfig, generate, random_event, restatements
 from lorakit.data.lang import grammar
 from lorakit.errors import UsageError
 
@@ -85,3 +86,14 @@ def test_deterministic_and_seeded():
 def test_validation_collects_problems():
     with pytest.raises(UsageError, match="--lang.*--corpus-mb.*--test-size"):
         FaithfulnessConfig(lang="xx", corpus_mb=0, test_size=0).validate()
+
+
+def test_documents_are_short_and_the_corpus_restates_every_summary_template(data):
+    lang, tests, corpus, _ = data
+    g = grammar(lang)
+    split = re.compile(r"(?<=[.])\s+")
+    assert all(len(split.split(r["source"])) == 2 for r in tests)  # event + attendance, no filler
+    assert all(len(split.split(doc)) == 2 + g.SUMMARY_TEMPLATES for doc in corpus)
+    ev = random_event(g, g.people(), random.Random(0))
+    summaries = restatements(g, ev)
+    assert summaries[0] == g.summary(ev) and len(set(summaries)) == g.SUMMARY_TEMPLATES

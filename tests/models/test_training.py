@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from lorakit import training
+from lorakit import checkpoints, training
 from lorakit.errors import InputError, TrainingError
 from lorakit.models.pretrain import Batches, pack_blocks, read_corpus
 
@@ -55,22 +55,22 @@ def test_checkpoint_round_trip(tmp_path):
     opt = training.make_optimizer(model, 1e-2, 0.1)
     model(torch.randn(2, 4)).sum().backward()
     opt.step()
-    state = training.TrainState(step=1, epoch=0, index=1, tokens=8, first_loss=1.5, recent_losses=[1.5])
+    state = checkpoints.TrainState(step=1, epoch=0, index=1, tokens=8, first_loss=1.5, recent_losses=[1.5])
     fp = {"lr": 1e-2}
-    training.save_checkpoint(tmp_path / "ck", model, opt, state, fp, torch.get_rng_state())
+    checkpoints.save_checkpoint(tmp_path / "ck", model, opt, state, fp, torch.get_rng_state())
     assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["state.safetensors", "trainer.json"]
 
     torch.manual_seed(1)
     other = torch.nn.Linear(4, 3)
     other_opt = training.make_optimizer(other, 1e-2, 0.1)
-    assert training.load_checkpoint(tmp_path / "ck", other, other_opt, fp) == state
+    assert checkpoints.load_checkpoint(tmp_path / "ck", other, other_opt, fp) == state
     assert torch.equal(other.weight, model.weight)
     a, b = opt.state_dict(), other_opt.state_dict()
     for pid in a["state"]:
         for k, v in a["state"][pid].items():
             assert torch.equal(v, b["state"][pid][k])
     with pytest.raises(TrainingError, match="lr"):
-        training.load_checkpoint(tmp_path / "ck", other, other_opt, {"lr": 1e-3})
+        checkpoints.load_checkpoint(tmp_path / "ck", other, other_opt, {"lr": 1e-3})
 
 
 def test_pack_blocks_keeps_lines_whole():

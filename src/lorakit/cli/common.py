@@ -114,6 +114,10 @@ def progress(quiet: bool = False) -> Iterator[ProgressFn]:
 
 
 # Shared by the training commands: several processes (torchrun / accelerate launch) ------------
+TokenizerSample = Annotated[float, typer.Option("--tokenizer-sample", help="MB of text the tokenizer trains on: a seeded random sample of documents (the whole corpus when smaller).")]
+CacheDir = Annotated[Path | None, typer.Option("--cache-dir", help="Cache for the corpus as Arrow files and its token ids, reused by later runs (default: the datasets cache, HF_DATASETS_CACHE).")]
+NumProc = Annotated[int, typer.Option("--num-proc", help="Processes that tokenize the corpus.")]
+Compile = Annotated[bool, typer.Option("--compile", help="Compile the model's forward with torch.compile (opt-in: pays off on GPUs for long runs; the first steps are slow while it compiles).")]
 GradAccum = Annotated[int, typer.Option("--grad-accum", help="Micro-batches per optimizer step (per process); the global batch stays --batch-size, so 1 process x K=2 makes the same update as 2 processes x K=1.")]
 LogFile = Annotated[Path | None, typer.Option("--log-file", help="Write one JSON line per optimizer step (step, loss, lr, tokens, seconds) to this file (rank 0; resuming keeps the steps before the checkpoint).")]
 

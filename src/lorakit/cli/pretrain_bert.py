@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import CheckpointEvery, Clip, Device, Epochs, Force, GradAccum, Json, LogFile, Lr, Out, Quiet, Resume, Seed, Steps, Threads, Verbose, Warmup, WeightDecay, command, emit_json, log, main_process_only, progress
+from lorakit.cli.common import CacheDir, CheckpointEvery, Clip, Compile, Device, Epochs, Force, GradAccum, Json, LogFile, Lr, NumProc, Out, Quiet, Resume, Seed, Steps, Threads, TokenizerSample, Verbose, Warmup, WeightDecay, command, emit_json, log, main_process_only, progress
 
 Opt = typer.Option
 
@@ -16,7 +16,8 @@ Opt = typer.Option
 def pretrain_bert(
     corpus: Annotated[str, typer.Argument(help="Text file (one document per line), JSONL with a \"text\" field, a local datasets folder, or '-'.")],
     out: Out,
-    vocab_size: Annotated[int, Opt(help="Pieces of the SentencePiece unigram tokenizer (an error if the corpus supports fewer).")] = 4000,
+    vocab_size: Annotated[int, Opt(help="Pieces of the SentencePiece tokenizer (an error if the corpus supports fewer).")] = 4000,
+    tokenizer_type: Annotated[str, Opt(help="SentencePiece model: unigram, or bpe (keeps whole words on small or templated corpora).")] = "unigram",
     layers: Annotated[int, Opt(help="Transformer layers.")] = 4,
     hidden: Annotated[int, Opt(help="Hidden size.")] = 256,
     heads: Annotated[int, Opt(help="Attention heads (hidden must be a multiple).")] = 4,
@@ -26,7 +27,11 @@ def pretrain_bert(
     objective: Annotated[str, Opt(help="mlm, mlm+nsp (next sentence) or mlm+sop (sentence order).")] = "mlm+nsp",
     max_seq_len: Annotated[int, Opt(help="Tokens per sentence pair, [CLS]/[SEP] included (also the position limit).")] = 128,
     whole_word_masking: Annotated[bool, Opt(help="Mask every piece of a chosen word.")] = False,
+    position_init: Annotated[str, Opt(help="Position embeddings' start values: random (BERT's) or sinusoidal (the transformer's sine table; copying from segment A was learned sooner on the demo).")] = "random",
     mask_prob: Annotated[float, Opt(help="Fraction of tokens to predict (80 % [MASK], 10 % random, 10 % kept).")] = 0.15,
+    tokenizer_sample: TokenizerSample = 32.0,
+    cache_dir: CacheDir = None,
+    num_proc: NumProc = 1,
     steps: Steps = None,
     epochs: Epochs = 3,
     batch_size: Annotated[int, Opt(help="Sentence pairs per optimizer step.")] = 32,
@@ -38,6 +43,7 @@ def pretrain_bert(
     resume: Resume = False,
     grad_accum: GradAccum = 1,
     log_file: LogFile = None,
+    compile: Compile = False,
     device: Device = "auto",
     seed: Seed = 0,
     force: Force = False,
@@ -46,7 +52,7 @@ def pretrain_bert(
     verbose: Verbose = False,
     threads: Threads = None,
 ) -> None:
-    """Pretrain a BERT (BertForPreTraining) and its unigram tokenizer from scratch; write an HF model folder."""
+    """Pretrain a BERT (BertForPreTraining) and its SentencePiece tokenizer from scratch; write an HF model folder."""
     from lorakit.models.bert import BertPretrainConfig, pretrain_bert as run
     from lorakit.runtime import quiet_libraries, set_threads
 
@@ -56,10 +62,11 @@ def pretrain_bert(
     cfg = BertPretrainConfig(
         corpus=corpus, out=Path(out), vocab_size=vocab_size, layers=layers, hidden=hidden, heads=heads,
         intermediate=intermediate, dropout=dropout, attention_dropout=attention_dropout, objective=objective,
-        max_seq_len=max_seq_len, whole_word_masking=whole_word_masking, mask_prob=mask_prob, steps=steps,
+        max_seq_len=max_seq_len, tokenizer_type=tokenizer_type, position_init=position_init,
+        whole_word_masking=whole_word_masking, mask_prob=mask_prob, steps=steps,
         epochs=epochs, batch_size=batch_size, lr=lr, warmup=warmup, weight_decay=weight_decay, clip=clip,
         checkpoint_every=checkpoint_every, resume=resume, device=device, seed=seed, force=force,
-        grad_accum=grad_accum, log_file=log_file,
+        grad_accum=grad_accum, log_file=log_file, compile=compile, cache_dir=cache_dir, num_proc=num_proc, tokenizer_sample=tokenizer_sample,
     )
     with progress(quiet) as report:
         result = run(cfg, report)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import CheckpointEvery, Clip, Device, Epochs, Force, GradAccum, Json, LogFile, Lr, Out, Quiet, Resume, Seed, Steps, Threads, Verbose, Warmup, WeightDecay, command, emit_json, log, main_process_only, progress
+from lorakit.cli.common import CacheDir, CheckpointEvery, Clip, Compile, Device, Epochs, Force, GradAccum, Json, LogFile, Lr, NumProc, Out, Quiet, Resume, Seed, Steps, Threads, TokenizerSample, Verbose, Warmup, WeightDecay, command, emit_json, log, main_process_only, progress
 
 Opt = typer.Option
 
@@ -22,9 +22,9 @@ def pretrain_lm(
     heads: Annotated[int | None, Opt(help="Override the preset's attention heads.")] = None,
     tokenizer: Annotated[Path | None, Opt(help="Reuse this HF tokenizer folder instead of training one.")] = None,
     vocab_size: Annotated[int, Opt(help="Most pieces of the trained SentencePiece BPE tokenizer.")] = 512,
-    tokenizer_sample: Annotated[float, Opt(help="MB of text the tokenizer trains on: a seeded random sample of documents (the whole corpus when smaller).")] = 32.0,
-    cache_dir: Annotated[Path | None, Opt(help="Cache for the corpus as Arrow files and its token ids, reused by later runs (default: the datasets cache, HF_DATASETS_CACHE).")] = None,
-    num_proc: Annotated[int, Opt(help="Processes that tokenize the corpus.")] = 1,
+    tokenizer_sample: TokenizerSample = 32.0,
+    cache_dir: CacheDir = None,
+    num_proc: NumProc = 1,
     epochs: Epochs = 10,
     steps: Steps = None,
     batch_size: Annotated[int, Opt(help="Blocks per optimizer step.")] = 32,
@@ -37,6 +37,7 @@ def pretrain_lm(
     resume: Resume = False,
     grad_accum: GradAccum = 1,
     log_file: LogFile = None,
+    compile: Compile = False,
     device: Device = "auto",
     seed: Seed = 0,
     force: Force = False,
@@ -56,7 +57,7 @@ def pretrain_lm(
         corpus=corpus, out=out, preset=preset, layers=layers, hidden=hidden, heads=heads, tokenizer=tokenizer,
         vocab_size=vocab_size, epochs=epochs, steps=steps, batch_size=batch_size, block_size=block_size, lr=lr,
         warmup=warmup, weight_decay=weight_decay, clip=clip, checkpoint_every=checkpoint_every, resume=resume,
-        device=device, seed=seed, force=force, grad_accum=grad_accum, log_file=log_file, cache_dir=cache_dir,
+        device=device, seed=seed, force=force, grad_accum=grad_accum, log_file=log_file, compile=compile, cache_dir=cache_dir,
         num_proc=num_proc, tokenizer_sample=tokenizer_sample,
     )
     with progress(quiet) as report:

@@ -15,6 +15,7 @@ def report(
     runs: Annotated[list[str], typer.Argument(help="Eval output folders or results.json files, optionally NAME=PATH.", show_default=False)],
     tasks: Annotated[str | None, typer.Option("--tasks", help="Comma-separated task columns, in order (default: all).")] = None,
     title: Annotated[str | None, typer.Option("--title", help="Markdown heading.")] = None,
+    best: Annotated[bool, typer.Option("--best", help="Mark each column's best run (bold in markdown).")] = False,
     out: Annotated[str | None, typer.Option("--out", "-o", help="Markdown file ('-' or absent: stdout).")] = None,
     force: Force = False,
     json: Json = False,
@@ -22,7 +23,7 @@ def report(
     verbose: Verbose = False,
 ) -> None:
     """Compare eval runs side by side: markdown on stdout (or --out), a table on stderr."""
-    from lorakit.evaluate.report import as_json, cell, columns, load_rows, markdown
+    from lorakit.evaluate.report import as_json, best as column_best, cell, columns, load_rows, markdown
     from lorakit.io import STDIO, atomic_file, check_output
 
     check_output(out, force)
@@ -30,13 +31,14 @@ def report(
     cols = columns(rows, tasks.split(",") if tasks else None)
     if not quiet:
         table = Table("run", *cols, title=title)
+        marks = {c: column_best(rows, c) if best else None for c in cols}
         for r in rows:
-            table.add_row(r.name, *(cell(r, c) for c in cols))
+            table.add_row(r.name, *(cell(r, c, marks[c], ("[bold]", "[/bold]")) for c in cols))
         console.print(table)
     if out is not None and out != STDIO:
         with atomic_file(out, force=force) as tmp:
-            tmp.write_text(markdown(rows, cols, title), encoding="utf-8")
+            tmp.write_text(markdown(rows, cols, title, best), encoding="utf-8")
     if json:
         emit_json(as_json(rows, cols))
     elif out is None or out == STDIO:
-        typer.echo(markdown(rows, cols, title), nl=False)
+        typer.echo(markdown(rows, cols, title, best), nl=False)

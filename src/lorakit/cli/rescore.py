@@ -19,7 +19,7 @@ def rescore(
     method: Annotated[str, Opt(help="pll (pseudo-log-likelihood of the candidate given the source), nsp (log P(IsNext)) or pll+nsp (sum).")] = "pll",
     pll_variant: Annotated[str, Opt(help="original (mask one token) or within-word (also mask the word's later pieces).")] = "original",
     contrast: Annotated[bool, Opt(help="Subtract the candidate's PLL without the source (cancels plain fluency).")] = False,
-    batch_size: Annotated[int, Opt(help="Masked copies per forward pass.")] = 256,
+    batch_size: Annotated[int | None, Opt(help="Masked copies per forward pass (default: 32 on the CPU, 256 on an accelerator).", show_default=False)] = None,
     shard: ShardOpt = None,
     device: Device = "auto",
     threads: Threads = None,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import CheckpointEvery, Clip, Device, Epochs, Force, GradAccum, Json, LogFile, Lr, Out, Quiet, Resume, Seed, Threads, Verbose, Warmup, WeightDecay, command, emit_json, log, main_process_only, progress
+from lorakit.cli.common import CheckpointEvery, Clip, Compile, Device, Epochs, Force, GradAccum, Json, LogFile, Lr, Out, Quiet, Resume, Seed, Threads, Verbose, Warmup, WeightDecay, command, emit_json, log, main_process_only, progress
 
 Opt = typer.Option
 
@@ -32,6 +32,7 @@ def train_lora(
     resume: Resume = False,
     grad_accum: GradAccum = 1,
     log_file: LogFile = None,
+    compile: Compile = False,
     device: Device = "auto",
     seed: Seed = 0,
     force: Force = False,
@@ -50,7 +51,7 @@ def train_lora(
     cfg = LoraTrainConfig(
         base=base, data=data, out=out, rank=rank, alpha=alpha, dropout=dropout, targets=targets, lr=lr, epochs=epochs,
         batch_size=batch_size, clip=clip, weight_decay=weight_decay, warmup=warmup, max_len=max_len,
-        checkpoint_every=checkpoint_every, resume=resume, device=device, seed=seed, force=force, grad_accum=grad_accum, log_file=log_file,
+        checkpoint_every=checkpoint_every, resume=resume, device=device, seed=seed, force=force, grad_accum=grad_accum, log_file=log_file, compile=compile,
     )
     with progress(quiet) as report:
         result = run(cfg, report)

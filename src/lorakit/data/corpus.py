@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,26 @@ TOKENIZE_BATCH = 1000
 READ_CHUNK = 1 << 20
 """Bytes the text loader reads at a time (its default, 10 MB, costs ~150 MB of memory at the peak)."""
 _FORMAT_VERSION = "lorakit-corpus-1"
+
+
+@dataclass(kw_only=True)
+class CorpusOptions:
+    """How a pretraining command reads its corpus (keyword-only fields its config inherits)."""
+
+    cache_dir: Path | None = None
+    """Where the corpus's Arrow files and token ids are cached (None: the ``datasets`` cache)."""
+    num_proc: int = 1
+    """Processes that tokenize the corpus (``datasets.map(num_proc=...)``)."""
+    tokenizer_sample: float = 32.0
+    """MB of text (a seeded random sample of documents) the tokenizer trains on; all of a smaller corpus."""
+
+    def corpus_problems(self) -> list[str]:
+        problems = []
+        if self.num_proc < 1:
+            problems.append(f"--num-proc must be at least 1, not {self.num_proc}")
+        if self.tokenizer_sample <= 0:
+            problems.append(f"--tokenizer-sample must be positive, not {self.tokenizer_sample}")
+        return problems
 
 
 # 1) documents -------------------------------------------------------------------------------------
@@ -195,14 +216,28 @@ def sample_texts(docs: Any, max_bytes: int, seed: int = 0) -> Iterator[str]:
 # 2) token ids -------------------------------------------------------------------------------------
 
 
-def _encode(batch: dict[str, list[str]], tokenizer: Any, eos: int) -> dict[str, list[list[int]]]:
-    """``tokenizer(texts)["input_ids"]`` plus EOS; through the Rust backend without offsets when there is one."""
+def _ids(tokenizer: Any, texts: list[str], special: bool) -> list[list[int]]:
+    """``tokenizer(texts)["input_ids"]``; through the Rust backend without offsets when there is one."""
     fast = getattr(getattr(tokenizer, "backend_tokenizer", None), "encode_batch_fast", None)
     if fast is not None:
-        ids = [e.ids for e in fast(batch["text"], add_special_tokens=True)]
-    else:
-        ids = tokenizer(batch["text"], add_special_tokens=True)["input_ids"]
-    return {"ids": [x + [eos] for x in ids]}
+        return [e.ids for e in fast(texts, add_special_tokens=special)]
+    return tokenizer(texts, add_special_tokens=special)["input_ids"]
+
+
+def _encode(batch: dict[str, list[str]], tokenizer: Any, eos: int) -> dict[str, list[list[int]]]:
+    return {"ids": [x + [eos] for x in _ids(tokenizer, batch["text"], True)]}
+
+
+def _encode_sentences(batch: dict[str, list[str]], tokenizer: Any, split: Callable[[str], list[str]]) -> dict[str, list[list[int]]]:
+    per_doc = [split(text) for text in batch["text"]]
+    flat = iter(_ids(tokenizer, [s for doc in per_doc for s in doc], False))
+    ids, sents = [], []
+    for doc in per_doc:
+        pieces = [p for p in (next(flat) for _ in doc) if p]
+        if pieces:  # a document without tokens is dropped
+            ids.append([t for p in pieces for t in p])
+            sents.append([len(p) for p in pieces])
+    return {"ids": ids, "sents": sents}
 
 
 def tokenizer_hash(tokenizer: Any) -> str:
@@ -211,16 +246,29 @@ def tokenizer_hash(tokenizer: Any) -> str:
     return _hash(text, str(tokenizer.eos_token_id), str(getattr(tokenizer, "add_bos_token", "")))
 
 
-def tokenize_corpus(docs: Any, tokenizer: Any, num_proc: int | None = None) -> Any:
-    """``docs`` with an "ids" column (int32 token ids: BOS, the text's tokens, EOS) instead of "text"."""
+def _map(docs: Any, fn: Callable[..., dict[str, Any]], columns: Sequence[str], key: str, num_proc: int | None,
+         **kwargs: Any) -> Any:
+    """``docs.map(fn)`` a batch at a time into int32 list ``columns`` (cached under ``key`` and the documents)."""
     import datasets
 
-    fingerprint = None if docs._fingerprint is None else _hash(_FORMAT_VERSION, docs._fingerprint,
-                                                               tokenizer_hash(tokenizer))
-    return docs.map(_encode, batched=True, batch_size=TOKENIZE_BATCH, remove_columns=["text"],
-                    fn_kwargs={"tokenizer": tokenizer, "eos": tokenizer.eos_token_id},
-                    features=datasets.Features({"ids": datasets.List(datasets.Value("int32"))}),
+    fingerprint = None if docs._fingerprint is None else _hash(_FORMAT_VERSION, docs._fingerprint, key)
+    return docs.map(fn, batched=True, batch_size=TOKENIZE_BATCH, remove_columns=["text"], fn_kwargs=kwargs,
+                    features=datasets.Features({c: datasets.List(datasets.Value("int32")) for c in columns}),
                     num_proc=_procs(num_proc, len(docs)), new_fingerprint=fingerprint)
+
+
+def tokenize_corpus(docs: Any, tokenizer: Any, num_proc: int | None = None) -> Any:
+    """``docs`` with an "ids" column (int32 token ids: BOS, the text's tokens, EOS) instead of "text"."""
+    return _map(docs, _encode, ["ids"], tokenizer_hash(tokenizer), num_proc, tokenizer=tokenizer,
+                eos=tokenizer.eos_token_id)
+
+
+def tokenize_sentences(docs: Any, tokenizer: Any, split: Callable[[str], list[str]], num_proc: int | None = None) -> Any:
+    """``docs`` with "ids" (the tokens of each document's non-empty sentences, no special tokens) and
+    "sents" (their lengths) instead of "text"; ``split`` (a module-level function) cuts a text into
+    sentences; documents without tokens are dropped."""
+    key = _hash("sentences", split.__module__, split.__qualname__, tokenizer_hash(tokenizer))
+    return _map(docs, _encode_sentences, ["ids", "sents"], key, num_proc, tokenizer=tokenizer, split=split)
 
 
 class TokenStore:
@@ -288,7 +336,21 @@ def pack_starts(lengths: np.ndarray, block_size: int) -> tuple[np.ndarray, np.nd
     return np.frombuffer(pos, np.int32), np.frombuffer(off, np.int32), np.frombuffer(size, np.int32)
 
 
-class EpochPlan(Sequence[list[list[Span]]]):
+class LazySequence(Sequence[Any]):
+    """A sequence whose items are built on demand by ``item(i)`` (0 ≤ i < len); slices give lists."""
+
+    def item(self, i: int) -> Any:
+        raise NotImplementedError
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        return self.item(i % len(self))
+
+
+class EpochPlan(LazySequence):
     """One epoch's batches (lists of blocks of spans), built on demand from numpy arrays."""
 
     def __init__(self, order: np.ndarray, lengths: np.ndarray, block_size: int, batch_size: int) -> None:
@@ -312,12 +374,7 @@ class EpochPlan(Sequence[list[list[Span]]]):
             p, start = p + 1, 0
         return spans
 
-    def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if not -len(self) <= i < len(self):
-            raise IndexError(i)
-        i %= len(self)
+    def item(self, i: int) -> list[list[Span]]:
         return [self.block(b) for b in range(i * self.batch_size, min(self.blocks, (i + 1) * self.batch_size))]
 
     def __eq__(self, other: object) -> bool:

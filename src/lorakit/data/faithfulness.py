@@ -1,11 +1,14 @@
 """Synthetic faithfulness test sets: news documents, a faithful paraphrased summary and a
 minimally edited unfaithful one, in Vietnamese, Polish or Georgian.
 
-``corpus.txt`` holds pretraining documents (one a line: the body, then its summary sentence,
-as a news lede restates the story); ``test.jsonl`` holds other documents (never in the corpus)
-with ``candidates`` = [faithful, unfaithful] in seeded order. Perturbations (``PERTURBATIONS``)
-change one slot of the event and re-render the same summary template, so both candidates have
-the same words except the edited ones.
+``corpus.txt`` holds pretraining documents (one a line: the body, then its summary restated in
+every summary template, as a news lede and a standfirst restate the story); ``test.jsonl`` holds
+other documents (never in the corpus) with ``candidates`` = [faithful, unfaithful] in seeded order.
+Documents are short (the event sentence and the attendance sentence, no filler sentences) and
+every fact recurs in each restatement: a tiny BERT learns to copy facts from the source only
+when the copy signal is dense, and source + summary must fit a 128-token sequence.
+Perturbations (``PERTURBATIONS``) change one slot of the event and re-render the same summary
+template, so both candidates have the same words except the edited ones.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ NUMBERS = list(range(20, 910, 10))
 """Attendance counts: multiples of ten, so Polish ``N osób`` is always the genitive plural."""
 P_NEGATED = 0.25
 P_ADVERB = 0.3
+FILLERS = (0, 0)
+"""Filler sentences per document (min, max): none — they carry no fact to copy and lengthen every step."""
 
 
 @dataclass
@@ -60,7 +65,8 @@ class FaithfulnessConfig:
 # events ------------------------------------------------------------------------------------------
 
 
-def random_event(g: Any, people: list[Any], rng: random.Random, adverb: bool | None = None) -> Event:
+def random_event(g: Any, people: list[Any], rng: random.Random, adverb: bool | None = None,
+                 fillers: tuple[int, int] = (1, 2)) -> Event:
     a, b = rng.sample(people, 2)
     use_adverb = rng.random() < P_ADVERB if adverb is None else adverb
     return Event(
@@ -68,12 +74,18 @@ def random_event(g: Any, people: list[Any], rng: random.Random, adverb: bool | N
         day=rng.randint(1, 28), month=rng.randint(1, 12), number=rng.choice(NUMBERS),
         negated=rng.random() < P_NEGATED, adverb=rng.randrange(len(g.ADVERBS)) if use_adverb else None,
         body_template=rng.randrange(g.BODY_TEMPLATES), summary_template=rng.randrange(g.SUMMARY_TEMPLATES),
-        fillers=rng.sample(range(g.FILLERS), rng.randint(1, 2)),
+        fillers=rng.sample(range(g.FILLERS), rng.randint(*fillers)),
     )  # fmt: skip
 
 
 def source(g: Any, ev: Event) -> str:
     return " ".join(g.body(ev))
+
+
+def restatements(g: Any, ev: Event) -> list[str]:
+    """The summary in every summary template, the event's own first (a corpus document's tail)."""
+    n = g.SUMMARY_TEMPLATES
+    return [g.summary(replace(ev, summary_template=(ev.summary_template + k) % n)) for k in range(n)]
 
 
 def perturb(ev: Event, kind: str, g: Any, people: list[Any], rng: random.Random) -> Event:
@@ -100,7 +112,7 @@ def perturb(ev: Event, kind: str, g: Any, people: list[Any], rng: random.Random)
 
 
 def test_record(i: int, cfg: FaithfulnessConfig, kind: str, g: Any, people: list[Any], rng: random.Random) -> dict[str, Any]:
-    ev = random_event(g, people, rng, adverb=False if kind == "unsupported_addition" else None)
+    ev = random_event(g, people, rng, adverb=False if kind == "unsupported_addition" else None, fillers=FILLERS)
     faithful, unfaithful = g.summary(ev), g.summary(perturb(ev, kind, g, people, rng))
     label = rng.randrange(2)
     candidates = [faithful, unfaithful] if label == 0 else [unfaithful, faithful]
@@ -119,12 +131,12 @@ def generate(cfg: FaithfulnessConfig) -> dict[str, str]:
     held_out = {r["source"] for r in tests}
     budget, size, docs, skipped = int(cfg.corpus_mb * 1_000_000), 0, [], 0
     while size < budget:
-        ev = random_event(g, people, rng)
+        ev = random_event(g, people, rng, fillers=FILLERS)
         body = source(g, ev)
         if body in held_out:  # no test document in the corpus
             skipped += 1
             continue
-        doc = f"{body} {g.summary(ev)}"
+        doc = " ".join([body, *restatements(g, ev)])
         docs.append(doc)
         size += len(doc.encode("utf-8")) + 1
     files = {

@@ -1,8 +1,13 @@
-"""Side-by-side tables of several ``results.json`` files (one row per run, one column per task)."""
+"""Side-by-side tables of several ``results.json`` files (one row per run, one column per task).
+
+A task's score is its exact match (generation tasks) or its pairwise accuracy (faithfulness,
+minimal pairs); a results file's typology block (``eval --task faithfulness|minimal-pairs``)
+follows the table, taken from the first run that has one.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +15,19 @@ from lorakit.errors import InputError, UsageError
 from lorakit.io import read_json
 
 
+METRICS = {"exact_match,none": "exact match", "acc,none": "pairwise accuracy"}
+TYPOLOGY = {"tokens_per_word": ("tokens/word", ".2f"), "type_token_ratio": ("type/token", ".3f"),
+            "mean_word_length": ("word length", ".2f")}
+
+
 @dataclass
 class Row:
     name: str
     scores: dict[str, float]
-    """task -> exact match in [0, 1]."""
+    """task -> exact match or pairwise accuracy, in [0, 1]."""
+    metrics: set[str] = field(default_factory=set)
+    typology: dict[str, dict[str, float]] = field(default_factory=dict)
+    """language -> typology figures (``TYPOLOGY``)."""
 
 
 def parse_run(spec: str) -> tuple[str, Path]:
@@ -34,12 +47,18 @@ def load_rows(specs: list[str]) -> list[Row]:
         results = data.get("results") if isinstance(data, dict) else None
         if not isinstance(results, dict):
             raise InputError(f"{path}: not a results.json (no 'results' object)")
-        scores = {}
+        row = Row(name, {})
         for task, r in results.items():
-            em = r.get("exact_match,none") if isinstance(r, dict) else None
-            if isinstance(em, (int, float)):
-                scores[task] = float(em)
-        rows.append(Row(name, scores))
+            for metric in METRICS:
+                value = r.get(metric) if isinstance(r, dict) else None
+                if isinstance(value, (int, float)):
+                    row.scores[task] = float(value)
+                    row.metrics.add(METRICS[metric])
+                    break
+        typology = data.get("typology")
+        if isinstance(typology, dict):
+            row.typology = {lang: t for lang, t in typology.items() if isinstance(t, dict)}
+        rows.append(row)
     return rows
 
 
@@ -56,16 +75,40 @@ def columns(rows: list[Row], tasks: list[str] | None = None) -> list[str]:
     return list(seen)
 
 
-def cell(row: Row, task: str) -> str:
-    return f"{100 * row.scores[task]:.1f}" if task in row.scores else "–"
+def best(rows: list[Row], task: str) -> float | None:
+    values = [r.scores[task] for r in rows if task in r.scores]
+    return max(values) if len(values) > 1 else None
 
 
-def markdown(rows: list[Row], cols: list[str], title: str | None = None) -> str:
+def cell(row: Row, task: str, mark: float | None = None, bold: tuple[str, str] = ("**", "**")) -> str:
+    """The score in %; wrapped in ``bold`` when it equals ``mark`` (the column's best)."""
+    if task not in row.scores:
+        return "–"
+    text = f"{100 * row.scores[task]:.1f}"
+    return f"{bold[0]}{text}{bold[1]}" if mark is not None and row.scores[task] == mark else text
+
+
+def typology_lines(rows: list[Row]) -> list[str]:
+    typology = next((r.typology for r in rows if r.typology), {})
+    if not typology:
+        return []
+    lines = ["", "| language | " + " | ".join(name for name, _ in TYPOLOGY.values()) + " |",
+             "|---|" + "---:|" * len(TYPOLOGY)]
+    lines += [f"| {lang} | " + " | ".join(format(t.get(k, float("nan")), f) for k, (_, f) in TYPOLOGY.items()) + " |"
+              for lang, t in sorted(typology.items())]
+    return lines
+
+
+def markdown(rows: list[Row], cols: list[str], title: str | None = None, mark_best: bool = False) -> str:
+    marks = {c: best(rows, c) if mark_best else None for c in cols}
     lines = [f"# {title}", ""] if title else []
     lines.append("| run | " + " | ".join(cols) + " |")
     lines.append("|---|" + "---:|" * len(cols))
-    lines += ["| " + r.name + " | " + " | ".join(cell(r, c) for c in cols) + " |" for r in rows]
-    lines += ["", "Exact match, % of examples."]
+    lines += ["| " + r.name + " | " + " | ".join(cell(r, c, marks[c]) for c in cols) + " |" for r in rows]
+    metrics = sorted({m for r in rows for m in r.metrics}) or ["exact match"]
+    note = " or ".join(metrics).capitalize() + ", % of examples" + ("; the best run per column in bold." if mark_best else ".")
+    lines += typology_lines(rows)
+    lines += ["", note]
     return "\n".join(lines) + "\n"
 
 

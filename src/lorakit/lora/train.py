@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lorakit import distributed, training
+from lorakit import checkpoints, distributed, training
 from lorakit.errors import UsageError
 from lorakit.io import atomic_dir, read_jsonl
 from lorakit.models.load import check_model_dir
@@ -172,7 +172,7 @@ def train_lora(cfg: LoraTrainConfig, progress: ProgressFn = no_progress) -> Lora
     # 1) checks before any work
     cfg.validate()
     base = check_model_dir(cfg.base).resolve()
-    ckpt = training.prepare_run(cfg.out, cfg.force, cfg.resume)
+    ckpt = checkpoints.prepare_run(cfg.out, cfg.force, cfg.resume)
     device = resolve_device(cfg.device)
     records = read_jsonl(cfg.data, required=("prompt", "completion"))
 
@@ -185,16 +185,16 @@ def train_lora(cfg: LoraTrainConfig, progress: ProgressFn = no_progress) -> Lora
     model = peft_model(model, cfg, base)
     optimizer = training.make_optimizer(model, cfg.lr, cfg.weight_decay)
     accelerator = training.make_accelerator(device)
-    model, optimizer = accelerator.prepare(model, optimizer)
+    model, optimizer = training.prepare(accelerator, model, optimizer, cfg.compile)
 
     # 3) fit
     total = training.total_steps(batches.plan, cfg.epochs, None)
     spec = training.FitSpec(
         total_steps=total, lr=cfg.lr, warmup=training.warmup_steps(total, cfg.warmup), clip=cfg.clip or None,
-        checkpoint=training.checkpoint_path(cfg.out), checkpoint_every=cfg.checkpoint_every,
+        checkpoint=checkpoints.checkpoint_path(cfg.out), checkpoint_every=cfg.checkpoint_every,
         fingerprint=_fingerprint(cfg, records, base), task=COMMAND, grad_accum=cfg.grad_accum, log_file=cfg.log_file,
     )
-    state = training.load_checkpoint(ckpt, model, optimizer, spec.fingerprint) if ckpt else None
+    state = checkpoints.load_checkpoint(ckpt, model, optimizer, spec.fingerprint) if ckpt else None
     result = training.fit(model, optimizer, accelerator, batches.plan, batches.collate, spec, state, progress)
 
     # 4) save (rank 0): adapter_config.json + adapter_model.safetensors (adapter "default" at top level)
@@ -210,7 +210,7 @@ def train_lora(cfg: LoraTrainConfig, progress: ProgressFn = no_progress) -> Lora
             training.finish_run(tmp, COMMAND, asdict(cfg) | {"base": str(base)}, [cfg.data], cfg.seed, result,
                                 {"base": {"path": str(base), "fingerprint": spec.fingerprint["base_fingerprint"],
                                           "fingerprint_method": "sha256(config.json + safetensors headers)"}})
-        training.remove_checkpoint(cfg.out)
+        checkpoints.remove_checkpoint(cfg.out)
     distributed.barrier()
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return LoraTrainResult(Path(cfg.out), len(examples), n_trainable, result)

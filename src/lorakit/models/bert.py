@@ -1,20 +1,15 @@
 """``pretrain-bert``: a SentencePiece unigram tokenizer and a BertForPreTraining from scratch.
 
-setup (read corpus, tokenizer, sentence pairs, model) -> fit (``training.fit``: schedule,
+setup (stream the corpus, tokenizer, sentence pairs, model) -> fit (``training.fit``: schedule,
 checkpoints, Ctrl-C/--resume) -> save (an HF folder: ``BertForPreTraining.from_pretrained`` and
 ``AutoTokenizer.from_pretrained`` load it). The MLM head runs only at the masked positions.
-
-Pairs are built as in BERT's ``create_pretraining_data``, per document: sentences are packed up
-to ``max_seq_len - 3`` tokens and split at a random sentence boundary into segments A and B;
-for NSP, B is replaced half the time by sentences of another document (label 1 = not next, the
-HF convention); for SOP, A and B are swapped half the time. Pairs and masks are pure functions
-of (seed, epoch, batch), so a resumed run sees the same batches.
+The corpus streams as in ``pretrain-lm`` (``lorakit.data.corpus``); sentence pairs and masking
+are in ``lorakit.models.bert_pairs``.
 """
 
 from __future__ import annotations
 
-import random
-import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,21 +17,23 @@ from typing import Any
 
 import torch
 
-from lorakit import distributed, training
-from lorakit.errors import InputError, UsageError
+from lorakit import checkpoints, distributed, training
+from lorakit.data.corpus import CorpusOptions, iter_texts, open_corpus, sample_texts, tokenize_sentences
+from lorakit.errors import UsageError
 from lorakit.io import atomic_dir
-from lorakit.models.pretrain import read_corpus
+from lorakit.models.bert_pairs import Batches, SentenceStore, check_pairs_possible, sentences
 from lorakit.runtime import ProgressFn, no_progress, resolve_device, seed_everything
 
 COMMAND = "pretrain-bert"
 OBJECTIVES = ("mlm", "mlm+nsp", "mlm+sop")
+TOKENIZER_TYPES = ("unigram", "bpe")
+POSITION_INITS = ("random", "sinusoidal")
 MASK_TOKEN = "[MASK]"
 CLS_TOKEN, SEP_TOKEN = "<s>", "</s>"
-_SENTENCE = re.compile(r"(?<=[.!?…])\s+")
 
 
 @dataclass
-class BertPretrainConfig(training.RunOptions):
+class BertPretrainConfig(training.RunOptions, CorpusOptions):
     corpus: str
     """Text file (one document per line), JSONL with a "text" field, a `datasets` folder, or '-'."""
     out: Path
@@ -51,6 +48,12 @@ class BertPretrainConfig(training.RunOptions):
     attention_dropout: float | None = None
     """Attention-probability dropout (None: the same as ``dropout``)."""
     objective: str = "mlm+nsp"
+    tokenizer_type: str = "unigram"
+    """SentencePiece model: unigram, or bpe (on a small or templated corpus BPE keeps whole words as
+    pieces where unigram stops short of the vocabulary and splits them)."""
+    position_init: str = "random"
+    """Position embeddings' start values: random (BERT's) or sinusoidal (Vaswani et al.'s table,
+    scaled to the same 0.05 standard deviation; the model stays a plain BERT)."""
     max_seq_len: int = 128
     whole_word_masking: bool = False
     mask_prob: float = 0.15
@@ -65,7 +68,7 @@ class BertPretrainConfig(training.RunOptions):
     checkpoint_every: int = 1000
 
     def validate(self) -> None:
-        problems = training.schedule_problems(self)
+        problems = training.schedule_problems(self) + self.corpus_problems()
         for name in ("layers", "hidden", "heads", "intermediate"):
             if getattr(self, name) < 1:
                 problems.append(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
@@ -75,6 +78,9 @@ class BertPretrainConfig(training.RunOptions):
             v = getattr(self, name)
             if v is not None and not 0 <= v < 1:
                 problems.append(f"--{name.replace('_', '-')} must be in [0, 1), not {v}")
+        for name, allowed in (("tokenizer_type", TOKENIZER_TYPES), ("position_init", POSITION_INITS)):
+            if getattr(self, name) not in allowed:
+                problems.append(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         if self.objective not in OBJECTIVES:
             problems.append(f"--objective must be one of {', '.join(OBJECTIVES)}, not {self.objective!r}")
         if not 16 <= self.max_seq_len <= 512:
@@ -104,23 +110,6 @@ class BertPretrainResult:
 # 1) data ------------------------------------------------------------------------------------------
 
 
-def read_documents(path: str | Path) -> list[str]:
-    """Documents from a text/JSONL file (see ``read_corpus``) or a local ``datasets`` folder (its "text" column)."""
-    p = Path(path)
-    if str(path) != "-" and p.is_dir():
-        from lorakit.data.corpus import load_folder
-
-        docs = [t.strip() for t in load_folder(p)["text"] if isinstance(t, str) and t.strip()]
-        if not docs:
-            raise InputError(f"{p}: no text")
-        return docs
-    return read_corpus(path)
-
-
-def sentences(doc: str) -> list[str]:
-    return [s for s in _SENTENCE.split(doc.strip()) if s]
-
-
 def unigram_backend(model: bytes) -> Any:
     """A ``tokenizers`` Unigram tokenizer with the SentencePiece model's pieces and scores.
 
@@ -142,8 +131,9 @@ def unigram_backend(model: bytes) -> Any:
     return backend
 
 
-def bert_tokenizer(docs: list[str], vocab_size: int) -> Any:
-    """A SentencePiece unigram tokenizer with BERT behaviour: ``<s> A </s> B </s>``, token types, ``[MASK]``.
+def bert_tokenizer(docs: Iterable[str], vocab_size: int, model_type: str = "unigram") -> Any:
+    """A SentencePiece tokenizer (``model_type`` unigram or bpe) with BERT behaviour:
+    ``<s> A </s> B </s>``, token types, ``[MASK]``.
 
     Saved with ``save_pretrained`` it loads with plain ``AutoTokenizer.from_pretrained``.
     """
@@ -151,10 +141,11 @@ def bert_tokenizer(docs: list[str], vocab_size: int) -> Any:
     from tokenizers.processors import TemplateProcessing
     from transformers import PreTrainedTokenizerFast
 
-    from lorakit.models.tokenizer import train_sentencepiece
+    from lorakit.models.tokenizer import tokenizer_from_sentencepiece, train_sentencepiece
 
-    lines = [s for d in docs for s in sentences(d)]
-    backend = unigram_backend(train_sentencepiece(lines, vocab_size, "unigram", hard_vocab_limit=True))
+    lines = (s for d in docs for s in sentences(d))
+    model = train_sentencepiece(lines, vocab_size, model_type, hard_vocab_limit=True)  # type: ignore[arg-type]
+    backend = unigram_backend(model) if model_type == "unigram" else tokenizer_from_sentencepiece(model).backend_tokenizer
     backend.add_special_tokens([AddedToken(MASK_TOKEN, special=True)])
     cls, sep = backend.token_to_id(CLS_TOKEN), backend.token_to_id(SEP_TOKEN)
     backend.post_processor = TemplateProcessing(
@@ -175,114 +166,6 @@ def word_starts(tokenizer: Any) -> list[bool]:
     return [i in special or p.startswith("▁") for i, p in enumerate(pieces)]
 
 
-Pair = tuple[list[int], list[int], int]
-"""(segment A ids, segment B ids, sentence-pair label: 0 next / in order, 1 random / swapped, -100 none)."""
-
-
-def check_pairs_possible(docs: list[list[list[int]]], pairs: str | None) -> None:
-    if pairs is None:
-        return
-    if len(docs) < 2 or not any(len(d) >= 2 for d in docs):
-        raise InputError(f"corpus too small for {pairs.upper()} pairs: it needs at least 2 documents and one with "
-                         f"2 or more sentences (has {len(docs)} document(s), the longest with "
-                         f"{max((len(d) for d in docs), default=0)} sentence(s))")
-
-
-def make_pairs(docs: list[list[list[int]]], max_tokens: int, pairs: str | None, rng: random.Random) -> list[Pair]:
-    """Sentence pairs from each document (BERT's ``create_instances_from_document``, simplified)."""
-    out: list[Pair] = []
-    for d, doc in enumerate(docs):
-        target = max_tokens if rng.random() > 0.1 else rng.randint(2, max_tokens)  # BERT's short-sequence prob
-        chunk: list[list[int]] = []
-        for i, sent in enumerate(doc):
-            chunk.append(sent)
-            if i < len(doc) - 1 and sum(map(len, chunk)) < target:
-                continue
-            cut = rng.randint(1, len(chunk) - 1) if len(chunk) >= 2 else 1
-            a = [t for s in chunk[:cut] for t in s]
-            b = [t for s in chunk[cut:] for t in s]
-            label = -100
-            if pairs == "nsp":
-                label = 0
-                if not b or rng.random() < 0.5:
-                    other = docs[rng.choice([j for j in range(len(docs)) if j != d]) if len(docs) > 1 else d]
-                    start = rng.randrange(len(other))
-                    b, label = [t for s in other[start:] for t in s], 1
-            elif pairs == "sop" and b and rng.random() < 0.5:
-                a, b, label = b, a, 1
-            while len(a) + len(b) > max_tokens:  # truncate the longer segment at the end
-                (a if len(a) > len(b) else b).pop()
-            if a:
-                out.append((a, b, label))
-            chunk = []
-    return out
-
-
-class Batches:
-    """Per epoch: pairs of every document (seeded by epoch), shuffled, grouped; each batch carries its mask seed."""
-
-    def __init__(self, docs: list[list[list[int]]], cfg: BertPretrainConfig, tokenizer: Any) -> None:
-        self.docs, self.cfg = docs, cfg
-        self.cls, self.sep, self.pad = tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id
-        self.mask, self.vocab = tokenizer.mask_token_id, len(tokenizer)
-        self.starts = word_starts(tokenizer)
-        self.special = set(tokenizer.all_special_ids)
-        self._cache: dict[int, list[tuple[int, list[Pair]]]] = {}
-
-    def plan(self, epoch: int) -> list[tuple[int, list[Pair]]]:
-        if epoch not in self._cache:
-            rng = random.Random(self.cfg.seed * 1_000_003 + epoch)
-            pairs = make_pairs(self.docs, self.cfg.max_seq_len - 3, self.cfg.pairs, rng)
-            rng.shuffle(pairs)
-            bs = self.cfg.batch_size
-            self._cache = {epoch: [(rng.getrandbits(63), pairs[i:i + bs]) for i in range(0, len(pairs), bs)]}
-        return self._cache[epoch]
-
-    def masked_positions(self, ids: list[int], rng: random.Random) -> list[int]:
-        """Positions to predict: ``mask_prob`` of the non-special tokens (whole words with ``whole_word_masking``)."""
-        words: list[list[int]] = []
-        for pos, t in enumerate(ids):
-            if t in self.special:
-                continue
-            if not words or not self.cfg.whole_word_masking or self.starts[t]:
-                words.append([pos])
-            else:
-                words[-1].append(pos)
-        n = sum(map(len, words))
-        want = max(1, round(n * self.cfg.mask_prob))
-        rng.shuffle(words)
-        chosen: list[int] = []
-        for w in words:
-            if len(chosen) >= want:
-                break
-            chosen += w
-        return sorted(chosen)
-
-    def collate(self, plan: tuple[int, list[Pair]]) -> dict[str, torch.Tensor]:
-        seed, pairs = plan
-        rng = random.Random(seed)
-        rows = [[self.cls, *a, self.sep, *b, self.sep] if b else [self.cls, *a, self.sep] for a, b, _ in pairs]
-        width = max(map(len, rows))
-        ids = torch.full((len(rows), width), self.pad, dtype=torch.long)
-        types = torch.zeros_like(ids)
-        attn = torch.zeros_like(ids)
-        index, labels = [], []
-        for r, ((a, b, _), row) in enumerate(zip(pairs, rows)):
-            for pos in self.masked_positions(row, rng):
-                index.append(r * width + pos)
-                labels.append(row[pos])
-                p = rng.random()  # 80 % [MASK], 10 % random token, 10 % unchanged
-                row[pos] = self.mask if p < 0.8 else rng.randrange(self.vocab) if p < 0.9 else row[pos]
-            ids[r, : len(row)] = torch.tensor(row)
-            attn[r, : len(row)] = 1
-            types[r, len(a) + 2: len(row)] = 1 if b else 0
-        batch = {"input_ids": ids, "token_type_ids": types, "attention_mask": attn,
-                 "mlm_index": torch.tensor(index), "mlm_labels": torch.tensor(labels)}
-        if self.cfg.pairs:
-            batch["next_sentence_label"] = torch.tensor([lab for _, _, lab in pairs])
-        return batch
-
-
 # 2) model -----------------------------------------------------------------------------------------
 
 
@@ -296,6 +179,18 @@ def bert_config(cfg: BertPretrainConfig, tokenizer: Any) -> Any:
         max_position_embeddings=cfg.max_seq_len, type_vocab_size=2, pad_token_id=tokenizer.pad_token_id,
         architectures=["BertForPreTraining"],
     )
+
+
+def sinusoidal_positions(positions: int, hidden: int, std: float = 0.05) -> torch.Tensor:
+    """The transformer's sine/cosine position table (positions, hidden), scaled to standard deviation ``std``."""
+    import math
+
+    pos = torch.arange(positions, dtype=torch.float32)[:, None]
+    freq = torch.exp(torch.arange(0, hidden, 2, dtype=torch.float32) * (-math.log(10000.0) / hidden))
+    table = torch.zeros(positions, hidden)
+    table[:, 0::2] = torch.sin(pos * freq)
+    table[:, 1::2] = torch.cos(pos * freq)[:, : hidden // 2]
+    return table / table.std() * std
 
 
 class PretrainingLoss(torch.nn.Module):
@@ -346,49 +241,61 @@ def take_rows(batch: dict[str, torch.Tensor], rows: list[int]) -> dict[str, torc
 # 3) run -------------------------------------------------------------------------------------------
 
 
-def _fingerprint(cfg: BertPretrainConfig, docs: list[str], tokenizer: Any) -> dict[str, Any]:
-    keep = {k: v for k, v in asdict(cfg).items() if k not in ("corpus", "out", *training.RUN_ONLY)}
-    return {**keep, "data_sha256": training.data_sha256(docs), "vocab": len(tokenizer)}
+def _fingerprint(cfg: BertPretrainConfig, docs: Any, tokenizer: Any) -> dict[str, Any]:
+    keep = {k: v for k, v in asdict(cfg).items() if k not in ("corpus", "out", "cache_dir", "num_proc", *training.RUN_ONLY)}
+    return {**keep, "data_sha256": training.data_sha256(iter_texts(docs)), "vocab": len(tokenizer)}  # type: ignore[arg-type]
+
+
+def load_data(cfg: BertPretrainConfig, ckpt: Path | None) -> tuple[Any, SentenceStore, dict[str, Any]]:
+    """The tokenizer, the corpus's sentences as token ids (memory-mapped) and the run's fingerprint."""
+    from lorakit.models.load import load_tokenizer
+
+    with distributed.main_first():  # rank 0 fills the cache, the others read it
+        docs = open_corpus(cfg.corpus, cfg.cache_dir, cfg.num_proc)
+        check_pairs_possible(iter_texts(docs), cfg.pairs)
+        if ckpt:
+            tok = load_tokenizer(ckpt / "tokenizer")
+        else:
+            tok = bert_tokenizer(sample_texts(docs, int(cfg.tokenizer_sample * 1e6)), cfg.vocab_size, cfg.tokenizer_type)
+        store = SentenceStore.from_dataset(tokenize_sentences(docs, tok, sentences, cfg.num_proc))
+    return tok, store, _fingerprint(cfg, docs, tok)
 
 
 def pretrain_bert(cfg: BertPretrainConfig, progress: ProgressFn = no_progress) -> BertPretrainResult:
     """Pretrain a BERT (and its tokenizer) on ``cfg.corpus``; write an HF folder to ``cfg.out``."""
     from transformers import BertForPreTraining
 
-    from lorakit.models.load import load_tokenizer
-
     # 1) checks before any work
     cfg.validate()
-    ckpt = training.prepare_run(cfg.out, cfg.force, cfg.resume)
+    ckpt = checkpoints.prepare_run(cfg.out, cfg.force, cfg.resume)
     device = resolve_device(cfg.device)
-    docs = read_documents(cfg.corpus)
-    if cfg.pairs:
-        check_pairs_possible([sentences(d) for d in docs], cfg.pairs)  # before the tokenizer: fail fast
+    accelerator = training.make_accelerator(device)  # opens the process group (load_data: rank 0 first)
 
     # 2) tokenizer, pairs, model, optimizer
-    tok = load_tokenizer(ckpt / "tokenizer") if ckpt else bert_tokenizer(docs, cfg.vocab_size)
-    encoded = [tok([s for s in sentences(d)], add_special_tokens=False)["input_ids"] for d in docs]
-    encoded = [doc for doc in ([s for s in d if s] for d in encoded) if doc]
-    batches = Batches(encoded, cfg, tok)
+    tok, store, fingerprint = load_data(cfg, ckpt)
+    batches = Batches(store, cfg, tok, word_starts(tok))
     seed_everything(cfg.seed)
     model = BertForPreTraining(bert_config(cfg, tok))
+    if cfg.position_init == "sinusoidal":  # (a resumed run then loads its trained values)
+        with torch.no_grad():
+            weight = model.bert.embeddings.position_embeddings.weight
+            weight.copy_(sinusoidal_positions(*weight.shape))
     if cfg.pairs is None:  # MLM only: pooler and NSP head get no gradient (and DDP wants every trainable one used)
         for unused in (model.bert.pooler, model.cls.seq_relationship):
             unused.requires_grad_(False)
     wrapped = PretrainingLoss(model)
     optimizer = training.make_optimizer(wrapped, cfg.lr, cfg.weight_decay)
-    accelerator = training.make_accelerator(device)
-    wrapped, optimizer = accelerator.prepare(wrapped, optimizer)
+    wrapped, optimizer = training.prepare(accelerator, wrapped, optimizer, cfg.compile)
 
     # 3) fit
     total = training.total_steps(batches.plan, cfg.epochs, cfg.steps)
     spec = training.FitSpec(
         total_steps=total, lr=cfg.lr, warmup=training.warmup_steps(total, cfg.warmup), clip=cfg.clip or None,
-        checkpoint=training.checkpoint_path(cfg.out), checkpoint_every=cfg.checkpoint_every,
-        fingerprint=_fingerprint(cfg, docs, tok), save_extra=lambda d: tok.save_pretrained(str(d / "tokenizer")),
+        checkpoint=checkpoints.checkpoint_path(cfg.out), checkpoint_every=cfg.checkpoint_every,
+        fingerprint=fingerprint, save_extra=lambda d: tok.save_pretrained(str(d / "tokenizer")),
         task=COMMAND, grad_accum=cfg.grad_accum, loss=pretraining_loss, take_rows=take_rows, log_file=cfg.log_file,
     )
-    state = training.load_checkpoint(ckpt, wrapped, optimizer, spec.fingerprint) if ckpt else None
+    state = checkpoints.load_checkpoint(ckpt, wrapped, optimizer, spec.fingerprint) if ckpt else None
     result = training.fit(wrapped, optimizer, accelerator, batches.plan, batches.collate, spec, state, progress)
 
     # 4) save: an HF folder that plain transformers loads
@@ -399,7 +306,7 @@ def pretrain_bert(cfg: BertPretrainConfig, progress: ProgressFn = no_progress) -
             tok.save_pretrained(str(tmp))
             training.finish_run(tmp, COMMAND, asdict(cfg), [cfg.corpus], cfg.seed, result,
                                 {"model": {"objective": cfg.objective, "layers": cfg.layers, "hidden": cfg.hidden,
-                                           "vocab_size": len(tok), "documents": len(docs)}})
-        training.remove_checkpoint(cfg.out)
+                                           "vocab_size": len(tok), "documents": len(store)}})
+        checkpoints.remove_checkpoint(cfg.out)
     distributed.barrier()
     return BertPretrainResult(Path(cfg.out), sum(p.numel() for p in model.parameters()), len(tok), result)

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import random
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lorakit import distributed, training
+from lorakit import checkpoints, distributed, training
 from lorakit.data.corpus import (
-    EpochPlan, TokenStore, documents, iter_texts, kind_of, open_corpus, sample_texts, tokenize_corpus,
+    CorpusOptions, EpochPlan, TokenStore, documents, iter_texts, kind_of, open_corpus, sample_texts, tokenize_corpus,
 )
 from lorakit.errors import InputError, UsageError
 from lorakit.io import STDIO, atomic_dir
@@ -32,7 +31,7 @@ COMMAND = "pretrain-lm"
 
 
 @dataclass
-class PretrainConfig(training.RunOptions):
+class PretrainConfig(training.RunOptions, CorpusOptions):
     corpus: str
     """Text file (one document per line), JSONL with a "text" field, a ``datasets`` folder, or '-' (stdin)."""
     out: Path
@@ -58,19 +57,9 @@ class PretrainConfig(training.RunOptions):
     clip: float = 1.0
     """Gradient-norm clipping (0: off)."""
     checkpoint_every: int = 1000
-    cache_dir: Path | None = None
-    """Where the corpus's Arrow files and token ids are cached (None: the ``datasets`` cache)."""
-    num_proc: int = 1
-    """Processes that tokenize the corpus (``datasets.map(num_proc=...)``)."""
-    tokenizer_sample: float = 32.0
-    """MB of text (a seeded random sample of documents) the tokenizer trains on; all of a smaller corpus."""
 
     def validate(self) -> None:
-        problems = training.schedule_problems(self)
-        if self.num_proc < 1:
-            problems.append(f"--num-proc must be at least 1, not {self.num_proc}")
-        if self.tokenizer_sample <= 0:
-            problems.append(f"--tokenizer-sample must be positive, not {self.tokenizer_sample}")
+        problems = training.schedule_problems(self) + self.corpus_problems()
         for name in ("block_size", "vocab_size"):
             if getattr(self, name) < 1:
                 problems.append(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
@@ -202,19 +191,9 @@ def _fingerprint(cfg: PretrainConfig, docs: Any, tokenizer: Any) -> dict[str, An
     return {**keep, "data_sha256": data, "vocab": len(tokenizer)}
 
 
-@contextmanager
-def main_first() -> Iterator[None]:
-    """Rank 0 runs the block first (it fills the cache), then the other processes (they read it)."""
-    if not distributed.is_main():
-        distributed.barrier()
-    yield
-    if distributed.is_main():
-        distributed.barrier()
-
-
 def load_data(cfg: PretrainConfig, ckpt: Path | None) -> tuple[Any, TokenStore, dict[str, Any]]:
     """The tokenizer, the corpus's token ids (memory-mapped) and the run's fingerprint."""
-    with main_first():
+    with distributed.main_first():
         docs = open_corpus(cfg.corpus, cfg.cache_dir, cfg.num_proc)
         tok = _tokenizer(cfg, docs, ckpt)
         ids = tokenize_corpus(docs, tok, cfg.num_proc)
@@ -231,7 +210,7 @@ def pretrain(cfg: PretrainConfig, progress: ProgressFn = no_progress) -> Pretrai
 
     # 1) checks before any work
     cfg.validate()
-    ckpt = training.prepare_run(cfg.out, cfg.force, cfg.resume)
+    ckpt = checkpoints.prepare_run(cfg.out, cfg.force, cfg.resume)
     device = resolve_device(cfg.device)
     accelerator = training.make_accelerator(device)  # opens the process group (load_data: rank 0 first)
 
@@ -241,17 +220,17 @@ def pretrain(cfg: PretrainConfig, progress: ProgressFn = no_progress) -> Pretrai
     seed_everything(cfg.seed)
     model = LlamaForCausalLM(llama_config(cfg.shape(), tok))
     optimizer = training.make_optimizer(model, cfg.lr, cfg.weight_decay, betas=(0.9, 0.95))
-    model, optimizer = accelerator.prepare(model, optimizer)
+    model, optimizer = training.prepare(accelerator, model, optimizer, cfg.compile)
 
     # 3) fit
     total = training.total_steps(batches.plan, cfg.epochs, cfg.steps)
     spec = training.FitSpec(
         total_steps=total, lr=cfg.lr, warmup=training.warmup_steps(total, cfg.warmup), clip=cfg.clip or None,
-        checkpoint=training.checkpoint_path(cfg.out), checkpoint_every=cfg.checkpoint_every,
+        checkpoint=checkpoints.checkpoint_path(cfg.out), checkpoint_every=cfg.checkpoint_every,
         fingerprint=fingerprint, save_extra=lambda d: tok.save_pretrained(str(d / "tokenizer")),
         task=COMMAND, grad_accum=cfg.grad_accum, log_file=cfg.log_file,
     )
-    state = training.load_checkpoint(ckpt, model, optimizer, spec.fingerprint) if ckpt else None
+    state = checkpoints.load_checkpoint(ckpt, model, optimizer, spec.fingerprint) if ckpt else None
     result = training.fit(model, optimizer, accelerator, batches.plan, batches.collate, spec, state, progress)
 
     # 4) save (rank 0): an HF folder that plain transformers loads
@@ -262,6 +241,6 @@ def pretrain(cfg: PretrainConfig, progress: ProgressFn = no_progress) -> Pretrai
             tok.save_pretrained(str(tmp))
             training.finish_run(tmp, COMMAND, asdict(cfg), [cfg.corpus], cfg.seed, result,
                                 {"model": {"shape": asdict(cfg.shape()), "vocab_size": len(tok)}})
-        training.remove_checkpoint(cfg.out)
+        checkpoints.remove_checkpoint(cfg.out)
     distributed.barrier()
     return PretrainResult(Path(cfg.out), sum(p.numel() for p in model.parameters()), len(tok), result)

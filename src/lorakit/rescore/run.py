@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from lorakit.shard import ShardRun
 
 METHODS = ("pll", "nsp", "pll+nsp")
+CPU_ROWS = 32
+"""Default masked copies per forward on the CPU: small batches keep a layer's activations in cache
+(bench/rescore.py: 32 rows ran about 1.4x faster than 256 with one thread)."""
 MLM_HEADS = ("BertForPreTraining", "BertForMaskedLM")
 
 
@@ -36,8 +39,8 @@ class RescoreConfig:
     pll_variant: str = "original"
     contrast: bool = False
     """PLL(candidate | source) − PLL(candidate alone)."""
-    batch_size: int = 256
-    """Masked copies per forward pass."""
+    batch_size: int | None = None
+    """Masked copies per forward pass; None: ``CPU_ROWS`` on the CPU, 256 on an accelerator."""
     device: str = "auto"
     threads: int | None = None
 
@@ -49,7 +52,7 @@ class RescoreConfig:
             problems.append(f"--pll-variant must be one of {', '.join(VARIANTS)}, not {self.pll_variant!r}")
         if self.contrast and self.method == "nsp":
             problems.append("--contrast applies to PLL: use it with --method pll or pll+nsp")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             problems.append(f"--batch-size must be at least 1, not {self.batch_size}")
         if problems:
             raise UsageError("; ".join(problems))
@@ -137,15 +140,16 @@ def _score(cfg: RescoreConfig, model: Any, tok: Any, records: list[dict[str, Any
     seqs = [encode_pair(s, c, cls_id, sep_id, max_len) for s, c in pairs]
 
     # score
+    rows = cfg.batch_size or (CPU_ROWS if model.device.type == "cpu" else 256)
     flat = [0.0] * len(seqs)
     if "pll" in cfg.method:
         starts = word_starts(tok) if cfg.pll_variant == "within-word" else None
-        flat = pll(model, seqs, mask_id, pad_id, starts, cfg.pll_variant, cfg.batch_size)  # type: ignore[arg-type]
+        flat = pll(model, seqs, mask_id, pad_id, starts, cfg.pll_variant, rows)  # type: ignore[arg-type]
         if cfg.contrast:
             alone = [encode_pair(None, c, cls_id, sep_id, max_len) for _, c in pairs]
-            flat = [a - b for a, b in zip(flat, pll(model, alone, mask_id, pad_id, starts, cfg.pll_variant, cfg.batch_size))]  # type: ignore[arg-type]
+            flat = [a - b for a, b in zip(flat, pll(model, alone, mask_id, pad_id, starts, cfg.pll_variant, rows))]  # type: ignore[arg-type]
     if "nsp" in cfg.method:
-        flat = [a + b for a, b in zip(flat, is_next(model, seqs, pad_id, cfg.batch_size))]
+        flat = [a + b for a, b in zip(flat, is_next(model, seqs, pad_id, rows))]
 
     # attach
     out, k = [], 0
