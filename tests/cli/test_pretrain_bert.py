@@ -155,6 +155,9 @@ def test_bpe_tokenizer_and_sinusoidal_positions(corpus, tmp_path, monkeypatch):
         assert tok(line, add_special_tokens=False)["input_ids"] == sp.encode(line), line
     ids = tok(lines[0], lines[1])["input_ids"]
     assert ids[0] == tok.cls_token_id and ids.count(tok.sep_token_id) == 2 and tok.mask_token_id is not None
-    result = run(corpus, "--out", tmp_path / "bad", *TINY, "--tokenizer-type", "wordpiece", "--position-init", "rope")
+    result = run(corpus, "--out", tmp_path / "bad", *TINY, "--tokenizer-type", "wordpiece", "--position-init", "rope",
+                 "--num-proc", "0", "--tokenizer-sample", "0")
     assert result.exit_code == 2 and "--tokenizer-type must be one of unigram, bpe" in result.stderr
     assert "--position-init must be one of random, sinusoidal" in result.stderr
+    assert "--num-proc must be at least 1" in result.stderr and "--tokenizer-sample must be positive" in result.stderr
+    assert not (tmp_path / "bad").exists()

@@ -12,6 +12,7 @@ from lorakit.errors import InputError, UsageError
 from lorakit.evaluate.generate import generation_problems
 from lorakit.evaluate.metrics import FINAL, exact_match, extract_number, mean, mean_stderr, numeric_match
 from lorakit.io import STDIO, dumps, read_jsonl
+from lorakit.lora.route import RoutingOptions
 from lorakit.runtime import ProgressFn, no_progress
 from lorakit.shard import shard_problems
 
@@ -27,7 +28,7 @@ COMPARES = ("auto", "exact", "numeric")
 
 
 @dataclass
-class EvalConfig:
+class EvalConfig(RoutingOptions):
     model: str | None = None
     """Base model folder (HF causal LM). Absent with ``predictions``."""
     data: list[str] = field(default_factory=list)
@@ -47,28 +48,21 @@ class EvalConfig:
     device: str = "auto"
     threads: int | None = None
     route: str | None = None
-    """Route over the ``adapters`` library with this method (``lorakit route``'s --method) instead of applying one."""
-    top_k: int = 1
-    temperature: float = 1.0
-    library: str | None = None
-    span: str = "last"
-    shots: str | None = None
-    lorahub_steps: int = 40
-    seed: int = 0
-    """Options of ``route`` (see RouteConfig); used with ``route`` only."""
+    """Route over the ``adapters`` library with this method (``lorakit route``'s --method) instead of
+    applying one; the ``RoutingOptions`` fields are used with it only."""
     shard: str | None = None
     """``i/N``: generate for part i of N of the records (see lorakit.shard)."""
     out: str | None = None
     """Output folder (checked with ``shard``)."""
 
     def route_config(self) -> "RouteConfig":
-        from lorakit.lora.route import RouteConfig
+        from lorakit.lora.route import ROUTING_OPTIONS, RouteConfig
 
         data = STDIO if STDIO in self.data else next(iter(self.data), "")  # only for the stdin clash check
+        routing = {name: getattr(self, name) for name in ROUTING_OPTIONS}
         return RouteConfig(model=self.model or "", data=data, adapters=list(self.adapters), method=self.route or "",
-                           top_k=self.top_k, temperature=self.temperature, library=self.library, span=self.span, shots=self.shots,
-                           lorahub_steps=self.lorahub_steps, seed=self.seed, batch_size=self.batch_size,
-                           max_new_tokens=self.max_new_tokens, device=self.device, threads=self.threads)
+                           batch_size=self.batch_size, max_new_tokens=self.max_new_tokens, device=self.device,
+                           threads=self.threads, **routing)
 
     def validate(self) -> None:
         problems = []

@@ -52,15 +52,10 @@ PER_EXAMPLE = ("min-entropy", "centroid")
 PROTOTYPES = "arrow_prototypes.safetensors"
 
 
-@dataclass
-class RouteConfig:
-    model: str
-    """Base model folder (HF causal LM)."""
-    data: str
-    """Prompt/completion JSONL ('-' = stdin)."""
-    adapters: list[str] = field(default_factory=list)
-    """The library: PEFT adapter folders."""
-    method: str = "arrow"
+@dataclass(kw_only=True)
+class RoutingOptions:
+    """The per-method routing options ``route`` and ``eval --route`` share (keyword-only)."""
+
     top_k: int = 1
     """Arrow: adapters mixed per token and layer."""
     temperature: float = 1.0
@@ -75,6 +70,20 @@ class RouteConfig:
     """lorahub: objective evaluations (the search budget, the start w = 0 included)."""
     seed: int = 0
     """lorahub: seed of the search."""
+
+
+ROUTING_OPTIONS = tuple(RoutingOptions.__dataclass_fields__)
+
+
+@dataclass
+class RouteConfig(RoutingOptions):
+    model: str
+    """Base model folder (HF causal LM)."""
+    data: str
+    """Prompt/completion JSONL ('-' = stdin)."""
+    adapters: list[str] = field(default_factory=list)
+    """The library: PEFT adapter folders."""
+    method: str = "arrow"
     save_merged: str | None = None
     """lorahub: also write the merged adapter (factor-space linear, the found weights) to this folder."""
     force: bool = False
