@@ -4,7 +4,7 @@
 # Each setting is the demo's faithfulness pipeline (examples/faithfulness.mk, faithfulness pairs
 # only) with one change from its settings (4 layers, dropout 0, MLM): dropout 0.1, depth 2 or 6,
 # MLM + NSP. The three languages of a setting run together, the settings one after another
-# (~12 min each on 2 cores). The report marks each column's best.
+# (~21 min each on 2 cores, measured for the base). The report marks each column's best.
 
 LORAKIT  ?= lorakit
 RUN      ?= runs/demo-sweep

@@ -35,20 +35,26 @@ def corpus(tmp_path_factory):
 
 
 def test_tokenizer_segments_as_sentencepiece_does(corpus):
-    """The HF tokenizer keeps the unigram model: same pieces as SentencePiece itself (not characters)."""
+    """The HF tokenizer keeps the unigram model: same pieces as SentencePiece itself (not characters);
+    punctuation is a piece of its own, as BERT's basic tokenizer splits it ("▁7" "." not "▁7.")."""
     import sentencepiece as spm
 
     from lorakit.models.bert import bert_tokenizer
     from lorakit.models.bert_pairs import sentences
-    from lorakit.models.tokenizer import train_sentencepiece
+    from lorakit.models.tokenizer import is_punctuation, train_sentencepiece
 
     docs = corpus.read_text(encoding="utf-8").splitlines()
     lines = [s for d in docs for s in sentences(d)]
-    sp = spm.SentencePieceProcessor(model_proto=train_sentencepiece(lines, 400, "unigram", hard_vocab_limit=True))
+    sp = spm.SentencePieceProcessor(model_proto=train_sentencepiece(lines, 400, "unigram", hard_vocab_limit=True,
+                                                                         split_punctuation=True))
     tok = bert_tokenizer(docs, 400)
     for line in lines[:50] + ["Zażółć gęślą jaźń 123 ☃"]:
         assert tok(line, add_special_tokens=False)["input_ids"] == sp.encode(line), line
     assert tok.decode(tok(lines[0], add_special_tokens=False)["input_ids"]) == lines[0]
+    pieces = [p.lstrip("▁") for p in tok.convert_ids_to_tokens(list(range(len(tok))))]
+    glued = [p for p in pieces if len(p) > 1 and any(is_punctuation(c) for c in p) and p not in tok.all_special_tokens and not p.startswith("<")]
+    assert not glued and "." in pieces and "," in pieces
+    assert tok.tokenize("maja 2024.")[-1] == "."
 
 
 def test_interrupt_then_resume_equals_uninterrupted(corpus, tmp_path, monkeypatch):
@@ -150,7 +156,7 @@ def test_bpe_tokenizer_and_sinusoidal_positions(corpus, tmp_path, monkeypatch):
     tok = AutoTokenizer.from_pretrained(str(tmp_path / "m"))
     assert json.loads((tmp_path / "m" / "tokenizer.json").read_text())["model"]["type"] == "BPE"
     lines = [s for d in corpus.read_text(encoding="utf-8").splitlines() for s in sentences(d)]
-    sp = spm.SentencePieceProcessor(model_proto=train_sentencepiece(lines, 400, "bpe", hard_vocab_limit=True))
+    sp = spm.SentencePieceProcessor(model_proto=train_sentencepiece(lines, 400, "bpe", hard_vocab_limit=True, split_punctuation=True))
     for line in lines[:30]:
         assert tok(line, add_special_tokens=False)["input_ids"] == sp.encode(line), line
     ids = tok(lines[0], lines[1])["input_ids"]

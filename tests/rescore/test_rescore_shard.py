@@ -58,7 +58,8 @@ def test_two_processes_write_the_one_process_output(scorer_and_data, tmp_path):
     if not (torch.distributed.is_available() and torch.distributed.is_gloo_available()):
         pytest.skip("needs torch.distributed with gloo")
     bert, data = scorer_and_data
-    args = ["rescore", bert, data, "--method", "pll+nsp", "--batch-size", "16", "--quiet"]
+    # one thread each, as torchrun's default OMP_NUM_THREADS=1 (other thread counts sum in another order)
+    args = ["rescore", bert, data, "--method", "pll+nsp", "--batch-size", "16", "--threads", "1", "--quiet"]
     two = torchrun(*args, "--out", tmp_path / "two.jsonl")
     assert two.returncode == 0, two.stderr[-3000:]
     assert runner.invoke(app, [*map(str, args), "--out", str(tmp_path / "one.jsonl")]).exit_code == 0

@@ -133,7 +133,7 @@ def unigram_backend(model: bytes) -> Any:
 
 def bert_tokenizer(docs: Iterable[str], vocab_size: int, model_type: str = "unigram") -> Any:
     """A SentencePiece tokenizer (``model_type`` unigram or bpe) with BERT behaviour:
-    ``<s> A </s> B </s>``, token types, ``[MASK]``.
+    ``<s> A </s> B </s>``, token types, ``[MASK]``, punctuation never joined to a word.
 
     Saved with ``save_pretrained`` it loads with plain ``AutoTokenizer.from_pretrained``.
     """
@@ -144,7 +144,7 @@ def bert_tokenizer(docs: Iterable[str], vocab_size: int, model_type: str = "unig
     from lorakit.models.tokenizer import tokenizer_from_sentencepiece, train_sentencepiece
 
     lines = (s for d in docs for s in sentences(d))
-    model = train_sentencepiece(lines, vocab_size, model_type, hard_vocab_limit=True)  # type: ignore[arg-type]
+    model = train_sentencepiece(lines, vocab_size, model_type, hard_vocab_limit=True, split_punctuation=True)  # type: ignore[arg-type]
     backend = unigram_backend(model) if model_type == "unigram" else tokenizer_from_sentencepiece(model).backend_tokenizer
     backend.add_special_tokens([AddedToken(MASK_TOKEN, special=True)])
     cls, sep = backend.token_to_id(CLS_TOKEN), backend.token_to_id(SEP_TOKEN)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import io
 import itertools
+import string
 import tempfile
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -17,16 +19,30 @@ from lorakit.errors import InputError, UsageError
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 SPECIAL_TOKENS = {"pad_token": "<pad>", "unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"}
+DELIMITER = "\u241f"
+"""SentencePiece's ``pretokenization_delimiter`` while training: no piece crosses it."""
+
+
+def is_punctuation(char: str) -> bool:
+    """ASCII punctuation or a Unicode P* character (as BERT's basic tokenizer and ``tokenizers.Punctuation`` decide)."""
+    return char in string.punctuation or unicodedata.category(char).startswith("P")
+
+
+def punctuation_apart(line: str) -> str:
+    """``line`` with the training delimiter around every punctuation character: "7." -> "7␟.␟"."""
+    return "".join(f"{DELIMITER}{c}{DELIMITER}" if is_punctuation(c) else c for c in line.replace(DELIMITER, ""))
 
 
 def train_sentencepiece(lines: Iterable[str], vocab_size: int = 512, model_type: Literal["bpe", "unigram"] = "bpe",
-                        hard_vocab_limit: bool = False) -> bytes:
+                        hard_vocab_limit: bool = False, split_punctuation: bool = False) -> bytes:
     """The serialized SentencePiece model trained on ``lines`` (deterministic: one thread, no sampling).
 
     ``lines`` is consumed as a stream, but SentencePiece keeps every line it trains on in memory:
     for a large corpus pass a sample (``lorakit.data.corpus.sample_texts``).
 
     ``hard_vocab_limit``: exactly ``vocab_size`` pieces, or a UsageError when the corpus supports fewer.
+    ``split_punctuation``: no piece joins punctuation to anything ("▁7" "." rather than "▁7."), as
+    BERT's basic tokenizer splits it off; the segmentation then needs no pre-tokenizer to match.
     """
     import sentencepiece as spm
 
@@ -35,6 +51,8 @@ def train_sentencepiece(lines: Iterable[str], vocab_size: int = 512, model_type:
     if vocab_size < 8:
         raise UsageError(f"--vocab-size must be at least 8, not {vocab_size}")
     text = (s for s in (line.strip() for line in lines) if s)  # streamed: the caller bounds the sample
+    if split_punctuation:
+        text = (punctuation_apart(s) for s in text)
     first = next(text, None)
     if first is None:
         raise InputError("no text to train a tokenizer on")
@@ -46,6 +64,7 @@ def train_sentencepiece(lines: Iterable[str], vocab_size: int = 512, model_type:
             hard_vocab_limit=hard_vocab_limit, byte_fallback=True, character_coverage=1.0,
             pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, num_threads=1,
             input_sentence_size=0, shuffle_input_sentence=False, minloglevel=2,
+            **({"pretokenization_delimiter": DELIMITER} if split_punctuation else {}),
         )
     except RuntimeError as e:  # e.g. "Vocabulary size is smaller than required_chars. 64 vs 285."
         reason = str(e).split("] ")[-1].split(". Increase")[0]

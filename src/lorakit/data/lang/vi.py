@@ -16,7 +16,9 @@ ORGS = ["Công ty Bình Minh", "Tập đoàn Thái Sơn", "Ngân hàng Phương 
 # (verb in the body, its paraphrase in the summary); all transitive and asymmetric: A verb B.
 VERBS = [("chỉ trích", "phê phán"), ("khen ngợi", "ca ngợi"), ("mời", "mời"), ("kiện", "khởi kiện"),
          ("đánh bại", "thắng"), ("ủng hộ", "ủng hộ"), ("sa thải", "cho thôi việc"), ("cảm ơn", "cảm ơn")]
-ADVERBS = ["công khai", "bất ngờ", "nhanh chóng"]
+ADVERBS = ["vội", "sớm", "kịp"]
+"""One syllable each: in a two-syllable adverb ("công khai") each syllable predicts the other, so an
+unsupported addition raises a candidate's per-token PLL instead of lowering it (measured: 32 % pairwise)."""
 BODY_TEMPLATES = 2
 SUMMARY_TEMPLATES = 2
 FILLERS = 4
