@@ -98,14 +98,20 @@ def gather_to_main(part: list) -> list | None:
     """Every process's ``part``, concatenated in rank order, on rank 0 (None elsewhere); ``part`` in one process.
 
     Opens a gloo process group when the launcher started several processes and none is open yet
-    (the inference commands need one only for this), so CPU objects travel on any machine.
+    (the inference commands need one only for this), so CPU objects travel on any machine, and
+    closes it again after a barrier: a group left to interpreter exit sometimes aborted a rank
+    ("terminate called without an active exception") while its peer was still closing.
     """
     if world_size() == 1:
         return part
     import torch.distributed as dist
 
-    if not dist.is_initialized():
+    opened = not dist.is_initialized()
+    if opened:
         dist.init_process_group("gloo")
     parts: list | None = [None] * world_size() if is_main() else None
     dist.gather_object(part, parts, dst=0)
+    if opened:
+        dist.barrier()
+        dist.destroy_process_group()
     return [x for p in parts for x in p] if parts is not None else None
