@@ -48,8 +48,9 @@ def test_unfaithful_is_a_minimal_edit_and_faithful_is_not_a_copy(data):
 def test_vietnamese_addition_is_one_syllable():
     """Vietnamese adverbs are one syllable: with two, each predicts the other under PLL and the
     unsupported addition scored higher than the faithful summary (32 % pairwise, measured)."""
-    tests, _, _ = build("vi")
-    for r in (r for r in tests if r["perturbation"] == "unsupported_addition"):
+    additions = [r for r in build("vi")[0] if r["perturbation"] == "unsupported_addition"]
+    assert len(additions) == 10
+    for r in additions:
         good, bad = r["candidates"][r["label"]].split(), r["candidates"][1 - r["label"]].split()
         assert len(bad) == len(good) + 1 and not Counter(good) - Counter(bad), (good, bad)
 
