@@ -37,9 +37,9 @@ INTERMEDIATE ?= 512
 DROPOUT     ?= 0
 OBJECTIVE   ?= mlm
 POSITIONS   ?= sinusoidal
-BERT_ARGS   ?= --layers $(LAYERS) --hidden $(HIDDEN) --heads $(HEADS) --intermediate $(INTERMEDIATE) --objective $(OBJECTIVE) \
-               --dropout $(DROPOUT) --max-seq-len 128 --batch-size 16 --lr 3e-3 --warmup 0.03 --mask-prob 0.25 \
-               --tokenizer-type $(TOKENIZER) --position-init $(POSITIONS)
+BERT_ARGS   ?= --layers $(LAYERS) --hidden $(HIDDEN) --heads $(HEADS) --intermediate $(INTERMEDIATE) \
+               --objective $(OBJECTIVE) --dropout $(DROPOUT) --max-seq-len 128 --batch-size 16 --lr 3e-3 \
+               --warmup 0.03 --mask-prob 0.25 --tokenizer-type $(TOKENIZER) --position-init $(POSITIONS)
 RESCORE_ARGS ?= --method pll --pll-variant within-word
 
 MAKEFLAGS += -j$(JOBS)

@@ -48,7 +48,8 @@ def test_every_lorakit_line_of_an_example_parses(makefile):
 
 
 def test_faithfulness_model_size_reaches_pretrain_bert():
-    lines = [a for a in dry_run("faithfulness.mk", "HIDDEN=96", "HEADS=3", "INTERMEDIATE=256") if a[0] == "pretrain-bert"]
+    commands = dry_run("faithfulness.mk", "HIDDEN=96", "HEADS=3", "INTERMEDIATE=256")
+    lines = [a for a in commands if a[0] == "pretrain-bert"]
     assert len(lines) == 3  # one BERT per language
     for args in lines:
         params = parse(args).params
