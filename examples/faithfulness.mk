@@ -14,8 +14,10 @@
 # 128 tokens (a test source + summary fit), batches of 16 at lr 3e-3, 25 % masked, sinusoidal
 # start values for the positions; hidden 128, feed-forward 512 (HIDDEN, HEADS, INTERMEDIATE:
 # smaller models are up to ~1.8x faster per step, but with each smaller size tried one language
-# had not learned to copy by step 2,000 — see the README).
-# Per-language overrides: VOCAB_xx, STEPS_xx, CORPUS_MB_xx.
+# had not learned to copy by step 2,000 — see the README; `make demo` runs smaller sizes with 40 %
+# masked).
+# Per-language overrides: any of CORPUS_MB, VOCAB, STEPS, HIDDEN, HEADS, INTERMEDIATE, MASK with
+# _xx appended (e.g. STEPS_ka=4000).
 
 LORAKIT     ?= lorakit
 RUN         ?= runs/demo-faith
@@ -37,23 +39,32 @@ INTERMEDIATE ?= 512
 DROPOUT     ?= 0
 OBJECTIVE   ?= mlm
 POSITIONS   ?= sinusoidal
-BERT_ARGS   ?= --layers $(LAYERS) --hidden $(HIDDEN) --heads $(HEADS) --intermediate $(INTERMEDIATE) \
+MASK        ?= 0.25
+GROUPING    ?= --no-group-by-length
+BERT_ARGS   ?= --layers $(LAYERS) --hidden $(call per,HIDDEN) --heads $(call per,HEADS) --intermediate $(call per,INTERMEDIATE) \
                --objective $(OBJECTIVE) --dropout $(DROPOUT) --max-seq-len 128 --batch-size 16 --lr 3e-3 \
-               --warmup 0.03 --mask-prob 0.25 --tokenizer-type $(TOKENIZER) --position-init $(POSITIONS)
+               --warmup 0.03 --mask-prob $(call per,MASK) --tokenizer-type $(TOKENIZER) --position-init $(POSITIONS) $(GROUPING)
 RESCORE_ARGS ?= --method pll --pll-variant within-word
 
+# $(call per,NAME): NAME_xx for the language xx of the rule at hand ($*) if set, else NAME.
+per = $(or $($(1)_$*),$($(1)))
+
+# JOBS empty: take the job slots of the calling make (`make demo` runs this beside the two-hop study).
+ifneq ($(JOBS),)
 MAKEFLAGS += -j$(JOBS)
+endif
 .SECONDARY:  # keep every intermediate output (make would delete manifest.json and the models' config.json)
 
 .PHONY: all
-all: $(RUN)/eval/results.json $(RUN)/pairs-eval/results.json
+all: $(RUN)/report.md
+	@cat $<
 
 $(RUN)/data-%/manifest.json:
-	$(LORAKIT) gen-data faithfulness --lang $* --out $(RUN)/data-$* --corpus-mb $(or $(CORPUS_MB_$*),$(CORPUS_MB)) --test-size $(TEST_SIZE) --seed $(SEED) --force
+	$(LORAKIT) gen-data faithfulness --lang $* --out $(RUN)/data-$* --corpus-mb $(call per,CORPUS_MB) --test-size $(TEST_SIZE) --seed $(SEED) --force
 
 $(RUN)/bert-%/config.json: $(RUN)/data-%/manifest.json
 	$(LORAKIT) pretrain-bert $(RUN)/data-$*/corpus.txt --out $(RUN)/bert-$* --seed $(SEED) --force --quiet \
-	    --threads $(THREADS) --vocab-size $(or $(VOCAB_$*),$(VOCAB)) --steps $(or $(STEPS_$*),$(STEPS)) $(BERT_ARGS)
+	    --threads $(THREADS) --vocab-size $(call per,VOCAB) --steps $(call per,STEPS) $(BERT_ARGS)
 
 $(RUN)/scored-%.jsonl: $(RUN)/bert-%/config.json
 	$(LORAKIT) rescore $(RUN)/bert-$* $(RUN)/data-$*/test.jsonl --out $@ --force --threads $(THREADS) $(RESCORE_ARGS)
@@ -77,3 +88,15 @@ $(RUN)/pairs-scored.jsonl: $(LANGS:%=$(RUN)/pairs-scored-%.jsonl)
 
 $(RUN)/pairs-eval/results.json: $(RUN)/pairs-scored.jsonl
 	$(LORAKIT) eval --task minimal-pairs $< --out $(RUN)/pairs-eval --force
+
+# One table: pairwise accuracy, mean and per language, for both tasks (per perturbation type and
+# the typology block: $(RUN)/eval/results.json). PAIRS_SIZE=0 leaves the minimal pairs out.
+TASKS := faithfulness $(if $(filter-out 0,$(PAIRS_SIZE)),minimal-pairs)
+EVALS := $(subst minimal-pairs,pairs-eval,$(subst faithfulness,eval,$(TASKS)))
+comma := ,
+empty :=
+space := $(empty) $(empty)
+COLUMNS = $(foreach t,$(TASKS),$(t) $(LANGS:%=$(t)/%))
+$(RUN)/report.md: $(EVALS:%=$(RUN)/%/results.json)
+	$(LORAKIT) report $(join $(TASKS:%=%=),$(EVALS:%=$(RUN)/%)) --quiet --force --out $@ \
+	    --tasks $(subst $(space),$(comma),$(strip $(COLUMNS))) --title "Faithfulness rescoring (seed $(SEED))"

@@ -13,6 +13,7 @@ PRETRAIN_ARGS ?= --preset tiny --epochs 18 --batch-size 16 --lr 3e-3
 LORA_ARGS     ?= --rank 16 --alpha 32 --lr 2e-3 --epochs 40
 EVAL_ARGS     ?= --batch-size 64
 THREADS       ?= 1
+PRETRAIN_THREADS ?=  # pretraining runs alone: all cores unless set
 ADAPTERS      ?= hop1 hop2 target mixed
 MERGES        ?= avg2 avg3 ta2
 ROUTES        ?= arrow2 arrow3 minent2
@@ -30,7 +31,7 @@ $(DATA)/manifest.json:
 	$(LORAKIT) gen-data twohop --out $(DATA) --seed $(SEED) --force $(GEN_ARGS)
 
 $(BASE)/config.json: $(DATA)/manifest.json
-	$(LORAKIT) pretrain-lm $(DATA)/pretrain.txt --out $(BASE) --seed $(SEED) --force $(PRETRAIN_ARGS)
+	$(LORAKIT) pretrain-lm $(DATA)/pretrain.txt --out $(BASE) --seed $(SEED) --force $(PRETRAIN_ARGS) $(PRETRAIN_THREADS:%=--threads %)
 
 $(RUN)/adapters/%/adapter_config.json: $(BASE)/config.json
 	$(LORAKIT) train-lora $(BASE) $(DATA)/$*.jsonl --out $(RUN)/adapters/$* --seed $(SEED) --force --threads $(THREADS) $(LORA_ARGS)

@@ -17,14 +17,17 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU 
 
 def dry_run(makefile: str, *overrides: str) -> list[list[str]]:
     """The arguments of every ``lorakit`` command ``make -n`` prints for ``makefile`` (pipes split)."""
-    out = subprocess.run(["make", "-n", "--no-print-directory", "-f", f"examples/{makefile}",
-                          "RUN=/nonexistent/dry", "LORAKIT=lorakit", *overrides],
+    return lorakit_lines(["-f", f"examples/{makefile}", "RUN=/nonexistent/dry", "LORAKIT=lorakit", *overrides])
+
+
+def lorakit_lines(make_args: list[str]) -> list[list[str]]:
+    out = subprocess.run(["make", "-n", "--no-print-directory", *make_args],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
     commands = []
     for line in out.replace("\\\n", " ").splitlines():
         for part in line.split("|"):
             words = shlex.split(part)
-            if words[:1] == ["lorakit"]:
+            if words and Path(words[0]).name == "lorakit":
                 commands.append(words[1:])
     return commands
 
@@ -54,3 +57,35 @@ def test_faithfulness_model_size_reaches_pretrain_bert():
     for args in lines:
         params = parse(args).params
         assert (params["hidden"], params["heads"], params["intermediate"]) == (96, 3, 256)
+
+
+def test_faithfulness_per_language_settings_reach_their_language_only():
+    commands = dry_run("faithfulness.mk", "HIDDEN_vi=64", "STEPS_ka=4000")
+    got = {a[1].split("/")[-2]: parse(a).params for a in commands if a[0] == "pretrain-bert"}
+    assert {k: (p["hidden"], p["steps"]) for k, p in got.items()} == \
+        {"data-vi": (64, 2000), "data-pl": (128, 2000), "data-ka": (128, 4000)}
+
+
+def test_faithfulness_without_minimal_pairs():
+    names = {a[0] + " " + a[1] for a in dry_run("faithfulness.mk", "PAIRS_SIZE=0")}
+    assert "gen-data faithfulness" in names and not any("minimal-pairs" in n for n in names)
+    report = [a for a in dry_run("faithfulness.mk", "PAIRS_SIZE=0") if a[0] == "report"][0]
+    assert report[1:2] == ["faithfulness=/nonexistent/dry/eval"] and "minimal-pairs" not in " ".join(report)
+
+
+def test_make_demo_runs_both_studies():
+    """``make demo``'s two parts (the top Makefile, dry): the two-hop study and the rescoring study
+    at demo size, every step on one thread."""
+    commands = lorakit_lines(["demo-twohop", "demo-faith-small", "DEMO_RUN=/nonexistent/dry",
+                              "DEMO_FAITH_RUN=/nonexistent/dry-faith"])
+    names = [a[0] for a in commands]
+    assert {"train-lora", "merge", "route"} <= set(names) and names.count("pretrain-bert") == 3
+    for args in commands:
+        params = parse(args).params
+        if args[0] in ("pretrain-lm", "pretrain-bert", "train-lora", "rescore", "route"):
+            assert params["threads"] == 1, args
+        if args[0] == "pretrain-bert":
+            size = args[1].split("/")[-2][-2:], params["hidden"], params["steps"]
+            assert size in (("vi", 64, 2000), ("pl", 128, 1500), ("ka", 96, 2000)) and params["group_by_length"]
+        if args[0] == "gen-data" and args[1] == "faithfulness":
+            assert "--test-size" in args and args[args.index("--test-size") + 1] == "100"

@@ -169,3 +169,41 @@ def test_bpe_tokenizer_and_sinusoidal_positions(corpus, tmp_path, monkeypatch):
     assert "--position-init must be one of random, sinusoidal" in result.stderr
     assert "--num-proc must be at least 1" in result.stderr and "--tokenizer-sample must be positive" in result.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_group_by_length_batches_the_same_pairs_with_less_padding():
+    """--group-by-length: the epoch's pairs are the same rows (each once), batches hold like lengths,
+    ``pair_length`` is the read pair's length, and the plan is the same for a seed."""
+    import random
+    from types import SimpleNamespace
+
+    from lorakit.models import bert_pairs
+    from lorakit.models.bert_pairs import Batches, SentenceStore, pair_length, read_pair
+
+    rng = random.Random(0)
+    docs = [[[1000 * d + 10 * s + t for t in range(rng.randint(1, 9))] for s in range(rng.randint(1, 7))]
+            for d in range(300)]
+    store = SentenceStore.from_lists(docs)
+    class Tok(SimpleNamespace):
+        def __len__(self):
+            return 10
+
+    tok = Tok(cls_token_id=1, sep_token_id=2, pad_token_id=0, mask_token_id=3, all_special_ids=[0, 1, 2, 3])
+    widths, planned = {}, {}
+    for pairs, objective in (("nsp", "mlm+nsp"), (None, "mlm")):
+        for group in (False, True):
+            cfg = SimpleNamespace(seed=0, max_seq_len=23, pairs=pairs, batch_size=4, group_by_length=group)
+            plan = Batches(store, cfg, tok, []).plan(0)
+            batches = [plan[i][1] for i in range(len(plan))]
+            lengths = [[pair_length(store, row, 20) for row in b] for b in batches]
+            for b, ls in zip(batches, lengths):
+                assert ls == [sum(map(len, read_pair(store, row, 20, pairs)[:2])) for row in b]
+            widths[objective, group] = sum(max(ls) * len(ls) for ls in lengths)
+            planned[group] = sorted(map(tuple, (r.tolist() for b in batches for r in b)))
+            if group:
+                assert planned[True] == planned[False]  # the same pairs, once each
+                again = Batches(store, cfg, tok, []).plan(0)
+                assert all((again[i][1] == batches[i]).all() for i in range(len(plan)))
+                if len(plan) > bert_pairs.GROUP_BATCHES:  # windows after the first are grouped too
+                    assert max(lengths[-2]) - min(lengths[-2]) <= 2
+        assert widths[objective, True] < 0.8 * widths[objective, False]

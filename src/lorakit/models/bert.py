@@ -2,7 +2,8 @@
 
 setup (stream the corpus, tokenizer, sentence pairs, model) -> fit (``training.fit``: schedule,
 checkpoints, Ctrl-C/--resume) -> save (an HF folder: ``BertForPreTraining.from_pretrained`` and
-``AutoTokenizer.from_pretrained`` load it). The MLM head runs only at the masked positions.
+``AutoTokenizer.from_pretrained`` load it). The last encoder layer and the MLM head run only at
+the masked positions (``lorakit.models.encoder``; exact).
 The corpus streams as in ``pretrain-lm`` (``lorakit.data.corpus``); sentence pairs and masking
 are in ``lorakit.models.bert_pairs``.
 """
@@ -22,6 +23,7 @@ from lorakit.data.corpus import CorpusOptions, iter_texts, open_corpus, sample_t
 from lorakit.errors import UsageError
 from lorakit.io import atomic_dir
 from lorakit.models.bert_pairs import Batches, SentenceStore, check_pairs_possible, sentences
+from lorakit.models.encoder import encode_at, encoder_layers, positions_by_row
 from lorakit.runtime import ProgressFn, no_progress, resolve_device, seed_everything
 
 COMMAND = "pretrain-bert"
@@ -57,6 +59,8 @@ class BertPretrainConfig(training.RunOptions, CorpusOptions):
     max_seq_len: int = 128
     whole_word_masking: bool = False
     mask_prob: float = 0.15
+    group_by_length: bool = False
+    """Batch pairs of like length (sorted within windows of 64 batches, batches shuffled): less padding."""
     steps: int | None = None
     """Optimizer steps; when given it wins over ``epochs``."""
     epochs: int = 3
@@ -194,7 +198,7 @@ def sinusoidal_positions(positions: int, hidden: int, std: float = 0.05) -> torc
 
 
 class PretrainingLoss(torch.nn.Module):
-    """BertForPreTraining's loss with the MLM head applied only at the masked positions."""
+    """BertForPreTraining's loss with the last encoder layer and the MLM head only at the masked positions."""
 
     def __init__(self, model: Any) -> None:
         super().__init__()
@@ -212,10 +216,18 @@ class PretrainingLoss(torch.nn.Module):
                 return F.cross_entropy(logits.float(), labels)
             return F.cross_entropy(logits.float(), labels, reduction="sum") / max(1, normalizers[term])
 
-        seq, pooled = self.model.bert(input_ids=input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask)[:2]
-        hidden = seq.reshape(-1, seq.size(-1))[mlm_index]
+        bert, pairs = self.model.bert, next_sentence_label is not None
+        layers = encoder_layers(bert)
+        if layers is None:  # (not a BertModel's structure)
+            seq, pooled = bert(input_ids=input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask)[:2]
+            hidden = seq.reshape(-1, seq.size(-1))[mlm_index]
+        else:  # the last layer only at the masked positions (and [CLS] for the pair head)
+            at, column = positions_by_row(mlm_index, *input_ids.shape, reserve=int(pairs))
+            out = encode_at(bert, layers, input_ids, token_type_ids, attention_mask, at)
+            hidden = out[mlm_index // input_ids.size(1), column]
+            pooled = bert.pooler(out) if pairs else None  # the pooler reads column 0: [CLS]
         loss = mean(self.model.cls.predictions(hidden), mlm_labels, 0)
-        if next_sentence_label is not None:
+        if pairs:
             loss = loss + mean(self.model.cls.seq_relationship(pooled), next_sentence_label, 1)
         return SimpleNamespace(loss=loss)
 

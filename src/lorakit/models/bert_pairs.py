@@ -26,6 +26,8 @@ from lorakit.data.corpus import LazySequence, TokenStore
 from lorakit.errors import InputError
 
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+")
+GROUP_BATCHES = 64
+"""``--group-by-length`` sorts pairs by length within windows of this many batches."""
 PAIR_FIELDS = ("doc", "first", "cut", "end", "other", "other_first", "label")
 """A planned pair: A = sentences first:cut of doc, B = cut:end (or other_first: of doc ``other`` when
 ``other`` ≥ 0); label 0 next / in order, 1 random / swapped (SOP: B before A), -100 none (no
@@ -133,17 +135,50 @@ def make_pairs(docs: Sequence[Sequence[Sequence[int]]], max_tokens: int, pairs: 
     return [read_pair(store, row, max_tokens, pairs) for row in plan_pairs(store, max_tokens, pairs, rng)]
 
 
-class EpochPairs(LazySequence):
-    """One epoch's batches: (mask seed, planned pair rows), built on demand from numpy arrays."""
+def pair_length(store: SentenceStore, row: Sequence[int], max_tokens: int) -> int:
+    """Tokens of a planned pair once read (``read_pair``), without reading its tokens."""
+    d, first, cut, end, other, other_first, _ = (int(x) for x in row)
+    lens = store.sentence_lengths(d)
+    b = sum(store.sentence_lengths(other)[other_first:]) if other >= 0 else sum(lens[cut:end])
+    return min(max_tokens, sum(lens[first:cut]) + b)
 
-    def __init__(self, rows: np.ndarray, order: np.ndarray, seeds: np.ndarray, batch_size: int) -> None:
+
+def group_by_length(order: np.ndarray, lengths: Sequence[int], batch_size: int, rng: random.Random) -> np.ndarray:
+    """``order`` (one window of an epoch) sorted by pair length, longest first, cut into batches
+    and the full batches shuffled (a short last batch stays last): batches of like lengths pad less."""
+    ranked = order[np.argsort(-np.asarray(lengths), kind="stable")]
+    full = len(ranked) // batch_size * batch_size
+    batches = [ranked[i:i + batch_size] for i in range(0, full, batch_size)]
+    rng.shuffle(batches)
+    return np.concatenate([*batches, ranked[full:]]) if len(ranked) else ranked
+
+
+class EpochPairs(LazySequence):
+    """One epoch's batches: (mask seed, planned pair rows), built on demand from numpy arrays.
+
+    With ``group``, the order is regrouped by length window by window (``GROUP_BATCHES`` batches
+    each; ``group_by_length``) when a window is first read: the same batches for a seed."""
+
+    def __init__(self, rows: np.ndarray, order: np.ndarray, seeds: np.ndarray, batch_size: int,
+                 group: Any = None) -> None:
         self.rows, self.order, self.seeds, self.batch_size = rows, order, seeds, batch_size
+        self.group = group  # None, or (store, max_tokens, seed)
+        self._window: tuple[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.seeds)
 
     def item(self, i: int) -> tuple[int, np.ndarray]:
-        return int(self.seeds[i]), self.rows[self.order[i * self.batch_size:(i + 1) * self.batch_size]]
+        if self.group is None:
+            return int(self.seeds[i]), self.rows[self.order[i * self.batch_size:(i + 1) * self.batch_size]]
+        w, k = divmod(i, GROUP_BATCHES)
+        if self._window is None or self._window[0] != w:
+            store, max_tokens, seed = self.group
+            size = GROUP_BATCHES * self.batch_size
+            order = self.order[w * size:(w + 1) * size]
+            lengths = [pair_length(store, self.rows[j], max_tokens) for j in order]
+            self._window = w, group_by_length(order, lengths, self.batch_size, random.Random(seed * 1_000_003 + w))
+        return int(self.seeds[i]), self.rows[self._window[1][k * self.batch_size:(k + 1) * self.batch_size]]
 
 
 class Batches:
@@ -165,7 +200,8 @@ class Batches:
             rng.shuffle(order)  # type: ignore[arg-type]
             bs = self.cfg.batch_size
             seeds = np.array([rng.getrandbits(63) for _ in range(0, len(rows), bs)], dtype=np.int64)
-            self._cache = {epoch: EpochPairs(rows, order, seeds, bs)}
+            group = (self.store, self.cfg.max_seq_len - 3, rng.getrandbits(63)) if self.cfg.group_by_length else None
+            self._cache = {epoch: EpochPairs(rows, order, seeds, bs, group)}
         return self._cache[epoch]
 
     def masked_positions(self, ids: list[int], rng: random.Random) -> list[int]:

@@ -3,9 +3,8 @@
 Each scored token is masked in its own copy of the sequence; the copies of many sequences go
 through the encoder together, ``rows`` at a time, and the MLM head runs only at the one masked
 position of each copy. As only that position's final hidden state is used, the last layer of a
-BERT-structured encoder computes keys and values at every position but queries, attention
-output and feed-forward only there; its layers run with query/key/value projections fused into
-one matrix product (both exact; any other structure gets the model's own forward).
+BERT-structured encoder runs only there (``lorakit.models.encoder``: exact; any other structure
+gets the model's own forward).
 ``within-word`` (Kauf & Ivanova 2023) also masks the later pieces of the same word, so a word's
 continuation pieces cannot give its first piece away.
 """
@@ -14,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any, Literal
 
 import torch
+
+from lorakit.models.encoder import Layer, encode_at, encoder_layers
 
 Variant = Literal["original", "within-word"]
 VARIANTS = ("original", "within-word")
@@ -58,57 +58,6 @@ def mask_sets(positions: Sequence[int], word_start: Sequence[bool], variant: Var
     return sets
 
 
-LAYER_PARTS = ("attention.self.query", "attention.self.key", "attention.self.value",
-               "attention.self.attention_head_size", "attention.output", "intermediate", "output")
-"""What ``encoder_layers`` needs of a BertLayer (RoBERTa, XLM-R and ELECTRA layers have the same names)."""
-
-Layer = tuple[Any, torch.Tensor, torch.Tensor]
-"""An encoder layer and its query, key and value projections fused: (layer, weight, bias)."""
-
-
-def encoder_layers(bert: Any) -> list[Layer] | None:
-    """``bert``'s encoder layers when each has BertLayer's parts (in an eval-mode encoder without
-    cross-attention); None for anything else, and PLL then runs the model's own forward."""
-    layers = getattr(getattr(bert, "encoder", None), "layer", None)
-    if not isinstance(layers, torch.nn.ModuleList) or not layers or bert.training or not hasattr(bert, "embeddings") \
-            or getattr(getattr(bert, "config", None), "is_decoder", True) \
-            or getattr(bert.config, "position_embedding_type", "absolute") != "absolute":
-        return None
-    try:
-        parts = [attrgetter(*LAYER_PARTS)(layer) for layer in layers]
-    except AttributeError:
-        return None
-    if any(hasattr(layer, "crossattention") or any(m.bias is None for m in p[:3]) for layer, p in zip(layers, parts)):
-        return None
-    return [(layer, torch.cat([q.weight, k.weight, v.weight]), torch.cat([q.bias, k.bias, v.bias]))
-            for layer, (q, k, v, *_) in zip(layers, parts)]
-
-
-def _layer(layer: Layer, hidden: torch.Tensor, keep: torch.Tensor, pos: torch.Tensor | None = None) -> torch.Tensor:
-    """A BertLayer's eval forward over ``hidden`` (rows, len, hidden) with key padding mask ``keep``;
-    with ``pos``, only at position ``pos[r]`` of each row r (keys and values still from every position)."""
-    import torch.nn.functional as F
-
-    module, weight, bias = layer
-    sa, rows, n = module.attention.self, len(hidden), len(weight) // 3
-
-    def heads(t: torch.Tensor) -> torch.Tensor:  # (rows, len, n) -> (rows, heads, len, head size)
-        return t.view(rows, t.size(1), -1, sa.attention_head_size).transpose(1, 2)
-
-    if pos is None:
-        x = hidden
-        q, k, v = F.linear(hidden, weight, bias).chunk(3, dim=-1)
-    else:
-        x = hidden[torch.arange(rows, device=hidden.device), pos][:, None]  # (rows, 1, hidden)
-        q = F.linear(x, weight[:n], bias[:n])
-        k, v = F.linear(hidden, weight[n:], bias[n:]).chunk(2, dim=-1)
-    context = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), attn_mask=keep,
-                                             scale=sa.attention_head_size ** -0.5)
-    context = context.transpose(1, 2).reshape(rows, x.size(1), n)
-    attended = module.attention.output(context, x)  # dense, residual, LayerNorm
-    return module.output(module.intermediate(attended), attended)
-
-
 def hidden_at(bert: Any, layers: list[Layer] | None, ids: torch.Tensor, types: torch.Tensor, attn: torch.Tensor,
               pos: torch.Tensor) -> torch.Tensor:
     """Final hidden state at position ``pos[r]`` of each row r; ``layers`` from ``encoder_layers``
@@ -116,11 +65,7 @@ def hidden_at(bert: Any, layers: list[Layer] | None, ids: torch.Tensor, types: t
     if layers is None:
         hidden = bert(input_ids=ids, token_type_ids=types, attention_mask=attn)[0]
         return hidden[torch.arange(len(ids), device=ids.device), pos]
-    hidden = bert.embeddings(input_ids=ids, token_type_ids=types)
-    keep = attn.bool()[:, None, None, :]
-    for layer in layers[:-1]:
-        hidden = _layer(layer, hidden, keep)
-    return _layer(layers[-1], hidden, keep, pos)[:, 0]
+    return encode_at(bert, layers, ids, types, attn, pos[:, None])[:, 0]
 
 
 def masked_copies(ids: torch.Tensor, sets: list[list[int]], mask_id: int) -> torch.Tensor:
