@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.lorakit-installed
-JOBS   ?= 2
+# the examples' makefiles run this venv's lorakit
+LK     := LORAKIT=$(abspath $(VENV))/bin/lorakit
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -27,7 +28,6 @@ test: $(STAMP)
 # cores, so that neither study waits for a slot the other holds). Demo size, the cheapest that
 # copied in all three languages in our runs (README): 40 % masked, length-grouped batches, 2,000
 # steps; Vietnamese hidden 64, Georgian 96, Polish 128 (1,500 steps); 100 test pairs a language.
-LK := LORAKIT=$(abspath $(VENV))/bin/lorakit
 DEMO_JOBS ?= 3
 DEMO_RUN ?= runs/demo
 DEMO_FAITH_RUN ?= runs/demo-faith-small
@@ -46,7 +46,7 @@ demo-faith-small:
 
 # The math-skills study (examples/math.mk): ~8 minutes on 2 cores, apart from the 10-minute demo.
 demo-math: $(STAMP)
-	$(MAKE) --no-print-directory -f examples/math.mk LORAKIT=$(abspath $(VENV))/bin/lorakit RUN=runs/demo-math
+	$(MAKE) --no-print-directory -f examples/math.mk $(LK) RUN=runs/demo-math
 
 completions: $(STAMP)
 	$(PY) -m lorakit.cli.docs completions completions
@@ -71,4 +71,4 @@ demo-faith: $(STAMP)
 
 # The rescoring study's sweep (examples/faithsweep.mk): five settings x three languages.
 demo-sweep: $(STAMP)
-	$(MAKE) --no-print-directory -f examples/faithsweep.mk LORAKIT=$(abspath $(VENV))/bin/lorakit RUN=runs/demo-sweep
+	$(MAKE) --no-print-directory -f examples/faithsweep.mk $(LK) RUN=runs/demo-sweep

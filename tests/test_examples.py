@@ -67,9 +67,10 @@ def test_faithfulness_per_language_settings_reach_their_language_only():
 
 
 def test_faithfulness_without_minimal_pairs():
-    names = {a[0] + " " + a[1] for a in dry_run("faithfulness.mk", "PAIRS_SIZE=0")}
+    commands = dry_run("faithfulness.mk", "PAIRS_SIZE=0")
+    names = {a[0] + " " + a[1] for a in commands}
     assert "gen-data faithfulness" in names and not any("minimal-pairs" in n for n in names)
-    report = [a for a in dry_run("faithfulness.mk", "PAIRS_SIZE=0") if a[0] == "report"][0]
+    report = [a for a in commands if a[0] == "report"][0]
     assert report[1:2] == ["faithfulness=/nonexistent/dry/eval"] and "minimal-pairs" not in " ".join(report)
 
 

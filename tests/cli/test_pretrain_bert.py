@@ -58,8 +58,9 @@ def test_tokenizer_segments_as_sentencepiece_does(corpus):
     assert tok.tokenize("maja 2024.")[-1] == "."
 
 
-def test_interrupt_then_resume_equals_uninterrupted(corpus, tmp_path, monkeypatch):
-    common = [corpus, "--steps", "6", "--checkpoint-every", "2", *TINY]
+@pytest.mark.parametrize("batching", [[], ["--group-by-length"]])
+def test_interrupt_then_resume_equals_uninterrupted(corpus, tmp_path, monkeypatch, batching):
+    common = [corpus, "--steps", "6", "--checkpoint-every", "2", *TINY, *batching]
     assert run(*common, "--out", tmp_path / "a").exit_code == 0
 
     restore = interrupt_training_at(monkeypatch, 4)
@@ -184,6 +185,7 @@ def test_group_by_length_batches_the_same_pairs_with_less_padding():
     docs = [[[1000 * d + 10 * s + t for t in range(rng.randint(1, 9))] for s in range(rng.randint(1, 7))]
             for d in range(300)]
     store = SentenceStore.from_lists(docs)
+
     class Tok(SimpleNamespace):
         def __len__(self):
             return 10

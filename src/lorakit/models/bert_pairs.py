@@ -160,9 +160,9 @@ class EpochPairs(LazySequence):
     each; ``group_by_length``) when a window is first read: the same batches for a seed."""
 
     def __init__(self, rows: np.ndarray, order: np.ndarray, seeds: np.ndarray, batch_size: int,
-                 group: Any = None) -> None:
+                 group: tuple[SentenceStore, int, int] | None = None) -> None:
         self.rows, self.order, self.seeds, self.batch_size = rows, order, seeds, batch_size
-        self.group = group  # None, or (store, max_tokens, seed)
+        self.group = group  # (store, max tokens a pair, seed) with --group-by-length
         self._window: tuple[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
