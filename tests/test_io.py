@@ -66,3 +66,26 @@ def test_sha256_of_folder_changes_with_content(tmp_path):
     (tmp_path / "a").write_text("2")
     assert sha256_path(tmp_path) != h1
     assert len(json.dumps(h1)) == 66
+
+
+# Output checks -------------------------------------------------------------------------------
+
+
+def test_path_problems_equal_inside_containing_and_between_outputs(tmp_path):
+    from lorakit.io import path_problems
+
+    (tmp_path / "base").mkdir()
+    (tmp_path / "data.jsonl").write_text("{}\n")
+    (tmp_path / "link").symlink_to(tmp_path / "base")
+    inputs = {"BASE": tmp_path / "base", "DATA": [str(tmp_path / "data.jsonl"), "-"], "--shots": None}
+    assert path_problems({"--out": tmp_path / "new", "--log-file": tmp_path / "new.log"}, inputs) == []
+    assert path_problems({"--out": "-"}, {"DATA": "-"}) == []
+    [p] = path_problems({"--out": tmp_path / "link"}, inputs)
+    assert p.startswith(f"--out {tmp_path / 'link'}: is the input BASE")
+    [p] = path_problems({"--out": tmp_path / "base" / "sub"}, inputs)
+    assert f": is inside the input BASE {tmp_path / 'base'}" in p
+    problems = path_problems({"--out": tmp_path}, inputs)
+    assert len(problems) == 2 and all(": contains the input" in p for p in problems)
+    [p] = path_problems({"--out": tmp_path / "o", "--log-file": tmp_path / "o" / "log"}, {})
+    assert p == f"--out {tmp_path / 'o'}: contains --log-file {tmp_path / 'o' / 'log'} (one output would destroy the other)"
+

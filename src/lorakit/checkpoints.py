@@ -25,7 +25,7 @@ CHECKPOINT_META = "trainer.json"
 
 def checkpoint_path(out: str | Path) -> Path:
     """Where ``--checkpoint-every`` and Ctrl-C save: a folder beside the output, ``OUT.ckpt``."""
-    out = Path(out)
+    out = Path(out) if Path(out).name else Path(out).absolute()  # "--out ." has no name
     return out.with_name(out.name + ".ckpt")
 
 

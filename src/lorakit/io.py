@@ -11,12 +11,12 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from lorakit import __version__
-from lorakit.errors import InputError, OutputExistsError
+from lorakit.errors import InputError, OutputExistsError, UsageError
 
 STDIO = "-"
 PROVENANCE = "lorakit.json"
@@ -96,6 +96,49 @@ def check_output(path: str | Path | None, force: bool) -> None:
     p = Path(path)
     if p.exists() and not force:
         raise OutputExistsError(f"{p}: already exists (pass --force to replace it)")
+
+
+def _relation(a: Path, b: Path) -> str | None:
+    if a == b or (a.exists() and b.exists() and os.path.samefile(a, b)):
+        return "is"
+    if a.is_relative_to(b):
+        return "is inside"
+    return "contains" if b.is_relative_to(a) else None
+
+
+def _named(paths: Mapping[str, Any]) -> list[tuple[str, str, Path]]:
+    """(option, path as given, resolved path) for each path of each option ('-' and None skipped)."""
+    out = []
+    for name, value in paths.items():
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            if v is not None and str(v) != STDIO:
+                out.append((name, str(v), Path(v).resolve()))
+    return out
+
+
+def path_problems(outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[str]:
+    """Outputs that are, contain or lie inside an input or another output (for a UsageError).
+
+    ``outputs`` / ``inputs`` map an option name (``--out``, ``DATA``) to a path, a list of paths
+    or None; '-' (stdin/stdout) is skipped. Symbolic links are resolved.
+    """
+    outs, ins = _named(outputs), _named(inputs)
+    problems = []
+    for i, (opt, given, p) in enumerate(outs):
+        for name, other, q in ins:
+            if rel := _relation(p, q):
+                what = f"the input {name}" if rel == "is" else f"the input {name} {other}"
+                problems.append(f"{opt} {given}: {rel} {what} (an output must not be, contain or lie inside an input)")
+        for name, other, q in outs[i + 1:]:
+            if rel := _relation(p, q):
+                problems.append(f"{opt} {given}: {rel} {name} {other} (one output would destroy the other)")
+    return problems
+
+
+def check_paths(outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
+    """Raise ``path_problems`` as one UsageError (exit 2), before any work."""
+    if problems := path_problems(outputs, inputs):
+        raise UsageError("; ".join(problems))
 
 
 def _replace(tmp: Path, target: Path) -> None:

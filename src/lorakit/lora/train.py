@@ -61,6 +61,7 @@ class LoraTrainConfig(training.RunOptions):
             problems.append(f"--max-len must be at least 2, not {self.max_len}")
         if not self.target_modules():
             problems.append("--targets is empty")
+        problems += training.output_problems(self, {"BASE": self.base, "DATA": self.data})
         if problems:
             raise UsageError("; ".join(problems))
 

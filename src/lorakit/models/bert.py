@@ -91,6 +91,7 @@ class BertPretrainConfig(training.RunOptions, CorpusOptions):
             problems.append(f"--max-seq-len must be in [16, 512], not {self.max_seq_len}")
         if not 0 < self.mask_prob < 1:
             problems.append(f"--mask-prob must be in (0, 1), not {self.mask_prob}")
+        problems += training.output_problems(self, {"CORPUS": self.corpus, "--cache-dir": self.cache_dir})
         if problems:
             raise UsageError("; ".join(problems))
 

@@ -69,6 +69,8 @@ class PretrainConfig(training.RunOptions, CorpusOptions):
             problems += [f"model shape: {p}" for p in self.shape().validate()]
             if self.block_size > self.shape().max_positions:
                 problems.append(f"--block-size {self.block_size} exceeds the preset's {self.shape().max_positions} positions")
+        problems += training.output_problems(self, {"CORPUS": self.corpus, "--tokenizer": self.tokenizer,
+                                                    "--cache-dir": self.cache_dir})
         if problems:
             raise UsageError("; ".join(problems))
 

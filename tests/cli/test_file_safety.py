@@ -1,0 +1,86 @@
+"""File safety on every command: an output is never an input (nor inside or around one).
+Each refusal: its exit code, its message, and not a byte written or changed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from lorakit.cli import app
+from tests.helpers import corpus_lines, make_peft_adapter, qa_records
+
+runner = CliRunner()
+TRAIN = ["--epochs", "1", "--batch-size", "4", "--rank", "2", "--threads", "1", "--device", "cpu", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def library(make_tiny_model, tmp_path_factory):
+    """A base model, two adapters and one input file of each kind."""
+    root = tmp_path_factory.mktemp("safety")
+    shutil.copytree(make_tiny_model("llama"), root / "base")
+    make_peft_adapter(root / "base", root / "a", seed=1)
+    make_peft_adapter(root / "base", root / "b", seed=2)
+    (root / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in qa_records(8, seed=1)), encoding="utf-8")
+    (root / "corpus.txt").write_text("\n".join(corpus_lines(40)) + "\n", encoding="utf-8")
+    (root / "pairs.jsonl").write_text(json.dumps({"source": "s", "candidates": ["a", "b"]}) + "\n", encoding="utf-8")
+    (root / "run").mkdir()
+    (root / "run" / "results.json").write_text(json.dumps({"results": {"t": {"exact_match,none": 0.5}}}), encoding="utf-8")
+    (root / "shard.jsonl").write_text('{"prompt": "p"}\n', encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def work(library, tmp_path, monkeypatch):
+    """A fresh copy of the library as the current folder (paths in the cases are relative)."""
+    shutil.copytree(library, tmp_path / "w")
+    monkeypatch.chdir(tmp_path / "w")
+    return tmp_path / "w"
+
+
+def snapshot(root):
+    """Every file and folder under ``root`` (hidden ones too) with its bytes."""
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
+
+
+def run(*args):
+    return runner.invoke(app, list(map(str, args)))
+
+
+ROUTE = ["route", "base", "data.jsonl", "--adapter", "a", "--adapter", "b"]
+CASES = {
+    # an output that is, lies inside or contains an input -> 2, even with --force
+    "train-lora out=base": (["train-lora", "base", "data.jsonl", "--out", "base", "--force", *TRAIN], "--out base: is the input BASE"),
+    "train-lora out in base": (["train-lora", "base", "data.jsonl", "--out", "base/adapter", *TRAIN], "--out base/adapter: is inside the input BASE base"),
+    "train-lora out around data": (["train-lora", "base", "data.jsonl", "--out", ".", "--force", *TRAIN], "--out .: contains the input BASE base"),
+    "train-lora log=data": (["train-lora", "base", "data.jsonl", "--out", "x", "--log-file", "data.jsonl", "--force", *TRAIN], "--log-file data.jsonl: is the input DATA"),
+    "train-lora log in out": (["train-lora", "base", "data.jsonl", "--out", "x", "--log-file", "x/log.jsonl", *TRAIN], "--out x: contains --log-file x/log.jsonl"),
+    "pretrain-lm out=corpus": (["pretrain-lm", "corpus.txt", "--out", "corpus.txt", "--force"], "--out corpus.txt: is the input CORPUS"),
+    "pretrain-lm log=corpus": (["pretrain-lm", "corpus.txt", "--out", "x", "--log-file", "corpus.txt", "--force"], "--log-file corpus.txt: is the input CORPUS"),
+    "pretrain-lm out=tokenizer": (["pretrain-lm", "corpus.txt", "--out", "base", "--tokenizer", "base", "--force"], "--out base: is the input --tokenizer"),
+    "pretrain-bert log=corpus": (["pretrain-bert", "corpus.txt", "--out", "x", "--log-file", "corpus.txt", "--force"], "--log-file corpus.txt: is the input CORPUS"),
+    "merge out=adapter": (["merge", "a", "b", "--out", "a", "--force"], "--out a: is the input ADAPTERS"),
+    "merge out=into-base": (["merge", "a", "b", "--into-base", "base", "--out", "base", "--force"], "--out base: is the input --into-base"),
+    "eval out around model": (["eval", "base", "data.jsonl", "--out", ".", "--force"], "--out .: contains the input MODEL base"),
+    "eval out=predictions": (["eval", "--predictions", "data.jsonl", "--out", "data.jsonl", "--force"], "--out data.jsonl: is the input --predictions"),
+    "route out=data": ([*ROUTE, "--out", "data.jsonl", "--force"], "--out data.jsonl: is the input DATA"),
+    "route save-merged=adapter": ([*ROUTE, "--method", "lorahub", "--shots", "data.jsonl", "--save-merged", "b", "--out", "p.jsonl", "--force"],
+                                  "--save-merged b: is the input --adapter"),
+    "rescore out=data": (["rescore", "base", "pairs.jsonl", "--out", "pairs.jsonl", "--force"], "--out pairs.jsonl: is the input DATA"),
+    "report out around run": (["report", "run", "--out", "run", "--force"], "--out run: contains the input RUNS run/results.json"),
+    "inspect out in adapter": (["inspect", "a", "b", "--out", "a/adapter_config.json", "--force"], "--out a/adapter_config.json: is inside the input ADAPTERS a"),
+    "gather out=shard": (["gather", "shard.jsonl", "--out", "shard.jsonl", "--force"], "--out shard.jsonl: is the input SHARDS"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_refused_before_anything_is_written(case, work):
+    args, message = CASES[case]
+    before = snapshot(work)
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert snapshot(work) == before
+
