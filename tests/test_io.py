@@ -89,3 +89,19 @@ def test_path_problems_equal_inside_containing_and_between_outputs(tmp_path):
     [p] = path_problems({"--out": tmp_path / "o", "--log-file": tmp_path / "o" / "log"}, {})
     assert p == f"--out {tmp_path / 'o'}: contains --log-file {tmp_path / 'o' / 'log'} (one output would destroy the other)"
 
+
+def test_dash_is_stdout_only_where_allowed(tmp_path, monkeypatch):
+    from lorakit.errors import UsageError
+    from lorakit.io import check_output
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-").mkdir()
+    check_output("-", force=False, stdio=True)
+    for force in (False, True):
+        with pytest.raises(UsageError, match=r"--log-file -: '-' \(stdout\) cannot take this output"):
+            check_output("-", force=force, option="--log-file")
+        with pytest.raises(UsageError, match="--out -"):
+            with atomic_dir("-", force=force):
+                pass
+    assert (tmp_path / "-").is_dir() and list(tmp_path.iterdir()) == [tmp_path / "-"]
+

@@ -89,10 +89,19 @@ def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path | None, forc
 # Atomic outputs -------------------------------------------------------------------------------
 
 
-def check_output(path: str | Path | None, force: bool) -> None:
-    """Refuse an existing output early, before any expensive work."""
-    if path is None or str(path) == STDIO:
+def check_output(path: str | Path | None, force: bool, stdio: bool = False, option: str = "--out") -> None:
+    """Refuse an existing output early, before any expensive work.
+
+    '-' is stdout only for outputs that can be written there (``stdio``: JSONL, markdown); for a
+    folder or another file it is refused, whatever exists on disk under that name.
+    """
+    if path is None:
         return
+    if str(path) == STDIO:
+        if stdio:
+            return
+        raise UsageError(f"{option} -: '-' (stdout) cannot take this output (a folder or file); "
+                         "give its path (a folder named '-': its full path)")
     p = Path(path)
     if p.exists() and not force:
         raise OutputExistsError(f"{p}: already exists (pass --force to replace it)")

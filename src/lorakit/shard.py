@@ -150,7 +150,7 @@ def gather(paths: Sequence[str], out: str | None, force: bool = False) -> dict[s
     if not paths:
         raise UsageError("give the shard outputs to gather")
     check_paths({"--out": out}, {"SHARDS": list(paths), "a shard's description": [str(sidecar(p)) for p in paths]})
-    check_output(out, force)
+    check_output(out, force, stdio=True)
     shards = check_complete([_read_shard(p) for p in paths])
     if out is None or str(out) == STDIO:
         for s in shards:

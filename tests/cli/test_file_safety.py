@@ -1,5 +1,5 @@
-"""File safety on every command: an output is never an input (nor inside or around one).
-Each refusal: its exit code, its message, and not a byte written or changed."""
+"""File safety on every command: an output is never an input (nor inside or around one), '-' is stdout only
+for JSONL/markdown outputs. Each refusal: its exit code, its message, and not a byte written or changed."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ def library(make_tiny_model, tmp_path_factory):
     (root / "run").mkdir()
     (root / "run" / "results.json").write_text(json.dumps({"results": {"t": {"exact_match,none": 0.5}}}), encoding="utf-8")
     (root / "shard.jsonl").write_text('{"prompt": "p"}\n', encoding="utf-8")
+    (root / "-").mkdir()
+    (root / "-" / "keep.txt").write_text("a folder named '-'\n", encoding="utf-8")
     return root
 
 
@@ -72,6 +74,16 @@ CASES = {
     "report out around run": (["report", "run", "--out", "run", "--force"], "--out run: contains the input RUNS run/results.json"),
     "inspect out in adapter": (["inspect", "a", "b", "--out", "a/adapter_config.json", "--force"], "--out a/adapter_config.json: is inside the input ADAPTERS a"),
     "gather out=shard": (["gather", "shard.jsonl", "--out", "shard.jsonl", "--force"], "--out shard.jsonl: is the input SHARDS"),
+    # '-' is no folder or JSON file: refused whatever exists under that name (here a folder '-')
+    "merge out -": (["merge", "a", "b", "--out", "-"], "--out -: '-' (stdout) cannot take this output"),
+    "merge out - force": (["merge", "a", "b", "--out", "-", "--force"], "--out -: '-' (stdout) cannot take this output"),
+    "train-lora out -": (["train-lora", "base", "data.jsonl", "--out", "-", "--force", *TRAIN], "--out -: '-' (stdout)"),
+    "pretrain-lm out -": (["pretrain-lm", "corpus.txt", "--out", "-"], "--out -: '-' (stdout)"),
+    "pretrain-bert out -": (["pretrain-bert", "corpus.txt", "--out", "-"], "--out -: '-' (stdout)"),
+    "gen-data out -": (["gen-data", "twohop", "--out", "-", "--force"], "--out -: '-' (stdout)"),
+    "eval out -": (["eval", "--predictions", "data.jsonl", "--out", "-", "--force"], "--out -: '-' (stdout)"),
+    "inspect out -": (["inspect", "a", "--out", "-", "--force"], "--out -: '-' (stdout)"),
+    "route save-merged -": ([*ROUTE, "--method", "lorahub", "--shots", "data.jsonl", "--save-merged", "-", "--out", "p.jsonl"], "--save-merged -: '-' (stdout)"),
 }
 
 

@@ -27,7 +27,7 @@ def report(
     from lorakit.io import STDIO, atomic_file, check_output, check_paths
 
     check_paths({"--out": out}, {"RUNS": [parse_run(r)[1] for r in runs]})
-    check_output(out, force)
+    check_output(out, force, stdio=True)
     rows = load_rows(runs)
     cols = columns(rows, tasks.split(",") if tasks else None)
     if not quiet:

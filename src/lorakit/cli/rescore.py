@@ -41,7 +41,7 @@ def rescore(
     cfg.validate()
     if problems := shard_problems(shard, out, [data]) + path_problems({"--out": out}, {"SCORER": scorer, "DATA": data}):
         raise UsageError("; ".join(problems))
-    check_output(out, force)
+    check_output(out, force, stdio=True)
     quiet, json = main_process_only(quiet, json)
     records, plan = run(cfg, shard)
     if not write_output(records, out, force, plan, data, "rescore"):

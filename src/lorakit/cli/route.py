@@ -62,7 +62,7 @@ def route(
                       force=force, batch_size=batch_size, max_new_tokens=max_new_tokens, limit=limit, device=device,
                       threads=threads)
     cfg.validate()
-    check_output(out, force)
+    check_output(out, force, stdio=True)
     with progress(quiet) as report:
         records, summary, run = run_route(cfg, report, shard)
     if not write_output(records, out, force, run, data, "route"):
