@@ -1,5 +1,5 @@
 """File safety on every command: an output is never an input (nor inside or around one), '-' is stdout only
-for JSONL/markdown outputs. Each refusal: its exit code, its message, and not a byte written or changed."""
+for JSONL/markdown outputs, an existing --log-file needs --force. Each refusal: its exit code, its message, and not a byte written or changed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lorakit.cli import app
-from tests.helpers import corpus_lines, make_peft_adapter, qa_records
+from tests.helpers import corpus_lines, interrupt_training_at, make_peft_adapter, qa_records
 
 runner = CliRunner()
 TRAIN = ["--epochs", "1", "--batch-size", "4", "--rank", "2", "--threads", "1", "--device", "cpu", "--quiet"]
@@ -78,6 +78,7 @@ CASES = {
     "merge out -": (["merge", "a", "b", "--out", "-"], "--out -: '-' (stdout) cannot take this output"),
     "merge out - force": (["merge", "a", "b", "--out", "-", "--force"], "--out -: '-' (stdout) cannot take this output"),
     "train-lora out -": (["train-lora", "base", "data.jsonl", "--out", "-", "--force", *TRAIN], "--out -: '-' (stdout)"),
+    "train-lora log -": (["train-lora", "base", "data.jsonl", "--out", "x", "--log-file", "-", *TRAIN], "--log-file -: '-' (stdout)"),
     "pretrain-lm out -": (["pretrain-lm", "corpus.txt", "--out", "-"], "--out -: '-' (stdout)"),
     "pretrain-bert out -": (["pretrain-bert", "corpus.txt", "--out", "-"], "--out -: '-' (stdout)"),
     "gen-data out -": (["gen-data", "twohop", "--out", "-", "--force"], "--out -: '-' (stdout)"),
@@ -96,3 +97,29 @@ def test_refused_before_anything_is_written(case, work):
     assert message in result.output
     assert snapshot(work) == before
 
+
+def test_existing_log_file_needs_force(work):
+    (work / "old.log").write_text("not a log of this run\n", encoding="utf-8")
+    before = snapshot(work)
+    for command in (["train-lora", "base", "data.jsonl", *TRAIN], ["pretrain-lm", "corpus.txt"]):
+        result = run(*command, "--out", "x", "--log-file", "old.log")
+        assert result.exit_code == 4, result.output
+        assert "old.log: already exists (pass --force to replace it)" in result.output
+        assert snapshot(work) == before
+        result = run(*command, "--out", "x", "--log-file", "old.log", "--resume")  # no checkpoint: nothing to keep
+        assert result.exit_code == 4 and snapshot(work) == before
+    result = run("train-lora", "base", "data.jsonl", *TRAIN, "--out", "x", "--log-file", "old.log", "--force")
+    assert result.exit_code == 0, result.output
+    steps = [json.loads(line)["step"] for line in (work / "old.log").read_text().splitlines()]
+    assert steps == [1, 2]
+
+
+def test_resume_keeps_the_log_before_the_checkpoint(work, monkeypatch):
+    args = ["train-lora", "base", "data.jsonl", *TRAIN, "--epochs", "3", "--out", "x", "--log-file", "x.log"]
+    restore = interrupt_training_at(monkeypatch, 4)
+    assert run(*args).exit_code == 130
+    restore()
+    assert [json.loads(line)["step"] for line in (work / "x.log").read_text().splitlines()] == [1, 2, 3]
+    result = run(*args, "--resume")
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["step"] for line in (work / "x.log").read_text().splitlines()] == [1, 2, 3, 4, 5, 6]

@@ -212,7 +212,7 @@ def pretrain(cfg: PretrainConfig, progress: ProgressFn = no_progress) -> Pretrai
 
     # 1) checks before any work
     cfg.validate()
-    ckpt = checkpoints.prepare_run(cfg.out, cfg.force, cfg.resume)
+    ckpt = checkpoints.prepare_run(cfg.out, cfg.force, cfg.resume, cfg.log_file)
     device = resolve_device(cfg.device)
     accelerator = training.make_accelerator(device)  # opens the process group (load_data: rank 0 first)
 
