@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lorakit.errors import InputError, OutputExistsError, TrainingError, UsageError
-from lorakit.io import atomic_dir, check_output, read_json, write_json
+from lorakit.io import atomic_dir, check_output, clean_stale, read_json, write_json
 from lorakit.runtime import jsonable
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ def prepare_run(out: str | Path, force: bool, resume: bool, log_file: str | Path
     """
     check_output(out, force)
     ckpt = checkpoint_path(out)
+    clean_stale(ckpt)
     found = (ckpt / CHECKPOINT_META).is_file()
     if found and not resume and not force:
         raise OutputExistsError(

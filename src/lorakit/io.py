@@ -7,7 +7,10 @@ import hashlib
 import json
 import os
 import platform
+import re
+import secrets
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -88,9 +91,57 @@ def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path | None, forc
 
 # Atomic outputs -------------------------------------------------------------------------------
 
+_HOST = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "host"
+
+
+def _temp_prefix(target: Path, kind: str, pid: int | None = None) -> str:
+    """``.NAME.tmp-PID@HOST-`` (or ``old``): who owns a temp output beside ``target``."""
+    return f".{target.name}.{kind}-{os.getpid() if pid is None else pid}@{_HOST}-"
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host exists (where that cannot be asked, assume it does)."""
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: another user's live process
+        return True
+    return True
+
+
+def clean_stale(path: str | Path) -> int:
+    """Remove the temp outputs that dead processes of this host left beside ``path``; their count.
+
+    A ``.old`` folder is an output being replaced when its process died: it is put back when
+    ``path`` is missing. Temps of live processes and of other hosts (a shared disk) stay.
+    """
+    target = Path(path)
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(tmp|old)-(\d+)@{re.escape(_HOST)}-\w+")
+    if not target.parent.is_dir():
+        return 0
+    removed = 0
+    for p in sorted(target.parent.iterdir()):
+        m = pattern.fullmatch(p.name)
+        if m is None or _alive(int(m[2])):
+            continue
+        try:
+            if m[1] == "old" and not os.path.lexists(target):
+                os.replace(p, target)
+            elif p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+        except OSError:  # another process cleaned it first
+            continue
+        removed += 1
+    return removed
+
 
 def check_output(path: str | Path | None, force: bool, stdio: bool = False, option: str = "--out") -> None:
-    """Refuse an existing output early, before any expensive work.
+    """Refuse an existing output early, before any expensive work (after ``clean_stale``).
 
     '-' is stdout only for outputs that can be written there (``stdio``: JSONL, markdown); for a
     folder or another file it is refused, whatever exists on disk under that name.
@@ -103,6 +154,7 @@ def check_output(path: str | Path | None, force: bool, stdio: bool = False, opti
         raise UsageError(f"{option} -: '-' (stdout) cannot take this output (a folder or file); "
                          "give its path (a folder named '-': its full path)")
     p = Path(path)
+    clean_stale(p)
     if p.exists() and not force:
         raise OutputExistsError(f"{p}: already exists (pass --force to replace it)")
 
@@ -152,7 +204,7 @@ def check_paths(outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
 
 def _replace(tmp: Path, target: Path) -> None:
     if target.is_dir() and not target.is_symlink():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        old = target.with_name(_temp_prefix(target, "old") + secrets.token_hex(4))
         os.replace(target, old)
         os.replace(tmp, target)
         shutil.rmtree(old, ignore_errors=True)
@@ -166,7 +218,7 @@ def atomic_file(path: str | Path, force: bool = False) -> Iterator[Path]:
     target = Path(path)
     check_output(target, force)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, name = tempfile.mkstemp(prefix=_temp_prefix(target, "tmp"), dir=target.parent)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -183,7 +235,7 @@ def atomic_dir(path: str | Path, force: bool = False) -> Iterator[Path]:
     target = Path(path)
     check_output(target, force)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target, "tmp"), dir=target.parent))
     try:
         yield tmp
         _replace(tmp, target)

@@ -1,15 +1,19 @@
 """File safety on every command: an output is never an input (nor inside or around one), '-' is stdout only
-for JSONL/markdown outputs, an existing --log-file needs --force. Each refusal: its exit code, its message, and not a byte written or changed."""
+for JSONL/markdown outputs, an existing --log-file needs --force, stale temp outputs of dead processes are
+cleaned. Each refusal: its exit code, its message, and not a byte written or changed."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
 
 from lorakit.cli import app
+from lorakit.io import _temp_prefix
 from tests.helpers import corpus_lines, interrupt_training_at, make_peft_adapter, qa_records
 
 runner = CliRunner()
@@ -123,3 +127,31 @@ def test_resume_keeps_the_log_before_the_checkpoint(work, monkeypatch):
     result = run(*args, "--resume")
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["step"] for line in (work / "x.log").read_text().splitlines()] == [1, 2, 3, 4, 5, 6]
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()  # reaped: the pid names no process now
+    return proc.pid
+
+
+def test_stale_temp_outputs_of_dead_processes_are_cleaned(work):
+    from pathlib import Path
+    import os
+
+    dead, live = _dead_pid(), os.getpid()
+    stale = work / (_temp_prefix(Path("m"), "tmp", dead) + "abc123")
+    stale.mkdir()
+    (stale / "model.safetensors").write_bytes(b"\0" * 1024)
+    stale_file = work / (_temp_prefix(Path("m"), "tmp", dead) + "x1y2")
+    stale_file.write_bytes(b"half")
+    running = work / (_temp_prefix(Path("m"), "tmp", live) + "def456")
+    running.mkdir()
+    foreign = work / f".m.tmp-{dead}@another-host-ghi789"
+    foreign.mkdir()
+    result = run("merge", "a", "b", "--into-base", "base", "--out", "m", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert not stale.exists() and not stale_file.exists()
+    assert running.is_dir() and foreign.is_dir()
+    assert (work / "m" / "model.safetensors").is_file()
+    assert sorted(p.name for p in work.glob(".m.*")) == sorted([running.name, foreign.name])
