@@ -106,15 +106,6 @@ def test_dash_is_stdout_only_where_allowed(tmp_path, monkeypatch):
     assert (tmp_path / "-").is_dir() and list(tmp_path.iterdir()) == [tmp_path / "-"]
 
 
-def _dead_pid() -> int:
-    import subprocess
-    import sys
-
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
-
 def test_temp_outputs_name_their_process(tmp_path):
     import os
 
@@ -130,8 +121,9 @@ def test_clean_stale_removes_dead_temps_restores_a_dead_replace_and_keeps_the_re
     import os
 
     from lorakit.io import _temp_prefix, clean_stale
+    from tests.helpers import dead_pid
 
-    target, dead = tmp_path / "out", _dead_pid()
+    target, dead = tmp_path / "out", dead_pid()
     stale = tmp_path / (_temp_prefix(target, "tmp", dead) + "aaaa")
     stale.mkdir()
     (stale / "w").write_bytes(b"\0" * 100)

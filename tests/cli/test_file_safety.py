@@ -5,16 +5,16 @@ cleaned. Each refusal: its exit code, its message, and not a byte written or cha
 from __future__ import annotations
 
 import json
+import os
 import shutil
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from lorakit.cli import app
 from lorakit.io import _temp_prefix
-from tests.helpers import corpus_lines, interrupt_training_at, make_peft_adapter, qa_records
+from tests.helpers import corpus_lines, dead_pid, interrupt_training_at, make_peft_adapter, qa_records
 
 runner = CliRunner()
 TRAIN = ["--epochs", "1", "--batch-size", "4", "--rank", "2", "--threads", "1", "--device", "cpu", "--quiet"]
@@ -129,17 +129,8 @@ def test_resume_keeps_the_log_before_the_checkpoint(work, monkeypatch):
     assert [json.loads(line)["step"] for line in (work / "x.log").read_text().splitlines()] == [1, 2, 3, 4, 5, 6]
 
 
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()  # reaped: the pid names no process now
-    return proc.pid
-
-
 def test_stale_temp_outputs_of_dead_processes_are_cleaned(work):
-    from pathlib import Path
-    import os
-
-    dead, live = _dead_pid(), os.getpid()
+    dead, live = dead_pid(), os.getpid()
     stale = work / (_temp_prefix(Path("m"), "tmp", dead) + "abc123")
     stale.mkdir()
     (stale / "model.safetensors").write_bytes(b"\0" * 1024)
