@@ -143,6 +143,16 @@ def interrupt_training_at(monkeypatch: Any, step: int) -> Any:
     return lambda: monkeypatch.setattr(training, "train_step", real)
 
 
+def dead_pid() -> int:
+    """The id of a process that has exited and been reaped (no process has it now)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
 def torchrun_cmd(*args: Any, nproc: int = 2) -> list[str]:
     """``python -m torch.distributed.run --standalone --nproc_per_node N -m lorakit ARGS``."""
     import sys

@@ -66,3 +66,77 @@ def test_sha256_of_folder_changes_with_content(tmp_path):
     (tmp_path / "a").write_text("2")
     assert sha256_path(tmp_path) != h1
     assert len(json.dumps(h1)) == 66
+
+
+# Output checks and stale temp outputs -------------------------------------------------------------
+
+
+def test_path_problems_equal_inside_containing_and_between_outputs(tmp_path):
+    from lorakit.io import path_problems
+
+    (tmp_path / "base").mkdir()
+    (tmp_path / "data.jsonl").write_text("{}\n")
+    (tmp_path / "link").symlink_to(tmp_path / "base")
+    inputs = {"BASE": tmp_path / "base", "DATA": [str(tmp_path / "data.jsonl"), "-"], "--shots": None}
+    assert path_problems({"--out": tmp_path / "new", "--log-file": tmp_path / "new.log"}, inputs) == []
+    assert path_problems({"--out": "-"}, {"DATA": "-"}) == []
+    [p] = path_problems({"--out": tmp_path / "link"}, inputs)
+    assert p.startswith(f"--out {tmp_path / 'link'}: is the input BASE")
+    [p] = path_problems({"--out": tmp_path / "base" / "sub"}, inputs)
+    assert f": is inside the input BASE {tmp_path / 'base'}" in p
+    problems = path_problems({"--out": tmp_path}, inputs)
+    assert len(problems) == 2 and all(": contains the input" in p for p in problems)
+    [p] = path_problems({"--out": tmp_path / "o", "--log-file": tmp_path / "o" / "log"}, {})
+    assert p == f"--out {tmp_path / 'o'}: contains --log-file {tmp_path / 'o' / 'log'} (one output would destroy the other)"
+
+
+def test_dash_is_stdout_only_where_allowed(tmp_path, monkeypatch):
+    from lorakit.errors import UsageError
+    from lorakit.io import check_output
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-").mkdir()
+    check_output("-", force=False, stdio=True)
+    for force in (False, True):
+        with pytest.raises(UsageError, match=r"--log-file -: '-' \(stdout\) cannot take this output"):
+            check_output("-", force=force, option="--log-file")
+        with pytest.raises(UsageError, match="--out -"):
+            with atomic_dir("-", force=force):
+                pass
+    assert (tmp_path / "-").is_dir() and list(tmp_path.iterdir()) == [tmp_path / "-"]
+
+
+def test_temp_outputs_name_their_process(tmp_path):
+    import os
+
+    with atomic_dir(tmp_path / "d") as tmp, atomic_file(tmp_path / "f") as tmpf:
+        assert tmp.name.startswith(f".d.tmp-{os.getpid()}@") and tmpf.name.startswith(f".f.tmp-{os.getpid()}@")
+        (tmp / "x").write_text("1")
+    with atomic_dir(tmp_path / "d", force=True) as tmp:  # replacing a folder moves the old one aside, then removes it
+        (tmp / "x").write_text("2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "f"] and (tmp_path / "d" / "x").read_text() == "2"
+
+
+def test_clean_stale_removes_dead_temps_restores_a_dead_replace_and_keeps_the_rest(tmp_path):
+    import os
+
+    from lorakit.io import _temp_prefix, clean_stale
+    from tests.helpers import dead_pid
+
+    target, dead = tmp_path / "out", dead_pid()
+    stale = tmp_path / (_temp_prefix(target, "tmp", dead) + "aaaa")
+    stale.mkdir()
+    (stale / "w").write_bytes(b"\0" * 100)
+    old = tmp_path / (_temp_prefix(target, "old", dead) + "bbbb")  # killed between the two renames of a replace
+    old.mkdir()
+    (old / "w").write_text("previous output")
+    live = tmp_path / (_temp_prefix(target, "tmp", os.getpid()) + "cccc")
+    live.mkdir()
+    other = tmp_path / (_temp_prefix(tmp_path / "out2", "tmp", dead) + "dddd")  # another target's
+    other.mkdir()
+    assert clean_stale(target) == 2
+    assert not stale.exists() and not old.exists() and (target / "w").read_text() == "previous output"
+    assert live.is_dir() and other.is_dir()
+    old.mkdir()  # the output is in place: a dead replace's old folder is removed
+    assert clean_stale(target) == 1 and not old.exists() and (target / "w").read_text() == "previous output"
+    assert clean_stale(tmp_path / "missing" / "out") == 0

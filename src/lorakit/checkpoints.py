@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lorakit.errors import InputError, OutputExistsError, TrainingError
-from lorakit.io import atomic_dir, check_output, read_json, write_json
+from lorakit.errors import InputError, OutputExistsError, TrainingError, UsageError
+from lorakit.io import atomic_dir, check_output, clean_stale, read_json, write_json
 from lorakit.runtime import jsonable
 
 if TYPE_CHECKING:
@@ -25,23 +25,29 @@ CHECKPOINT_META = "trainer.json"
 
 def checkpoint_path(out: str | Path) -> Path:
     """Where ``--checkpoint-every`` and Ctrl-C save: a folder beside the output, ``OUT.ckpt``."""
-    out = Path(out)
+    out = Path(out) if Path(out).name else Path(out).absolute()  # "--out ." has no name
     return out.with_name(out.name + ".ckpt")
 
 
-def prepare_run(out: str | Path, force: bool, resume: bool) -> Path | None:
-    """Refuse outputs before any work; return the checkpoint to resume from (or None)."""
+def prepare_run(out: str | Path, force: bool, resume: bool, log_file: str | Path | None = None) -> Path | None:
+    """Refuse outputs before any work; return the checkpoint to resume from (or None).
+
+    An existing ``log_file`` is kept (cut after the checkpoint's step) only when a checkpoint is
+    resumed; otherwise it is replaced with ``force`` only.
+    """
     check_output(out, force)
     ckpt = checkpoint_path(out)
-    if not (ckpt / CHECKPOINT_META).is_file():
-        return None
-    if resume:
-        return ckpt
-    if not force:
+    clean_stale(ckpt)
+    found = (ckpt / CHECKPOINT_META).is_file()
+    if found and not resume and not force:
         raise OutputExistsError(
             f"{ckpt}: a checkpoint of an interrupted run exists (pass --resume to continue it, or --force to start over)"
         )
-    return None
+    resumed = ckpt if found and resume else None
+    check_output(log_file, force or resumed is not None, option="--log-file")
+    if log_file is not None and Path(log_file).is_dir():
+        raise UsageError(f"--log-file {log_file}: is a folder (give a file)")
+    return resumed
 
 
 def remove_checkpoint(out: str | Path) -> None:

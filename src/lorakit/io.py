@@ -7,16 +7,19 @@ import hashlib
 import json
 import os
 import platform
+import re
+import secrets
 import shutil
+import socket
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from lorakit import __version__
-from lorakit.errors import InputError, OutputExistsError
+from lorakit.errors import InputError, OutputExistsError, UsageError
 
 STDIO = "-"
 PROVENANCE = "lorakit.json"
@@ -88,19 +91,120 @@ def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path | None, forc
 
 # Atomic outputs -------------------------------------------------------------------------------
 
+_HOST = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "host"
 
-def check_output(path: str | Path | None, force: bool) -> None:
-    """Refuse an existing output early, before any expensive work."""
-    if path is None or str(path) == STDIO:
+
+def _temp_prefix(target: Path, kind: str, pid: int | None = None) -> str:
+    """``.NAME.tmp-PID@HOST-`` (or ``old``): who owns a temp output beside ``target``."""
+    return f".{target.name}.{kind}-{os.getpid() if pid is None else pid}@{_HOST}-"
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host exists (where that cannot be asked, assume it does)."""
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: another user's live process
+        return True
+    return True
+
+
+def clean_stale(path: str | Path) -> int:
+    """Remove the temp outputs that dead processes of this host left beside ``path``; their count.
+
+    A ``.old`` folder is an output being replaced when its process died: it is put back when
+    ``path`` is missing. Temps of live processes and of other hosts (a shared disk) stay.
+    """
+    target = Path(path)
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(tmp|old)-(\d+)@{re.escape(_HOST)}-\w+")
+    if not target.parent.is_dir():
+        return 0
+    removed = 0
+    for p in sorted(target.parent.iterdir()):
+        m = pattern.fullmatch(p.name)
+        if m is None or _alive(int(m[2])):
+            continue
+        try:
+            if m[1] == "old" and not os.path.lexists(target):
+                os.replace(p, target)
+            elif p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+        except OSError:  # another process cleaned it first
+            continue
+        removed += 1
+    return removed
+
+
+def check_output(path: str | Path | None, force: bool, stdio: bool = False, option: str = "--out") -> None:
+    """Refuse an existing output early, before any expensive work (after ``clean_stale``).
+
+    '-' is stdout only for outputs that can be written there (``stdio``: JSONL, markdown); for a
+    folder or another file it is refused, whatever exists on disk under that name.
+    """
+    if path is None:
         return
+    if str(path) == STDIO:
+        if stdio:
+            return
+        raise UsageError(f"{option} -: '-' (stdout) cannot take this output (a folder or file); "
+                         "give its path (a folder named '-': its full path)")
     p = Path(path)
+    clean_stale(p)
     if p.exists() and not force:
         raise OutputExistsError(f"{p}: already exists (pass --force to replace it)")
 
 
+def _relation(a: Path, b: Path) -> str | None:
+    if a == b or (a.exists() and b.exists() and os.path.samefile(a, b)):
+        return "is"
+    if a.is_relative_to(b):
+        return "is inside"
+    return "contains" if b.is_relative_to(a) else None
+
+
+def _named(paths: Mapping[str, Any]) -> list[tuple[str, str, Path]]:
+    """(option, path as given, resolved path) for each path of each option ('-' and None skipped)."""
+    out = []
+    for name, value in paths.items():
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            if v is not None and str(v) != STDIO:
+                out.append((name, str(v), Path(v).resolve()))
+    return out
+
+
+def path_problems(outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[str]:
+    """Outputs that are, contain or lie inside an input or another output (for a UsageError).
+
+    ``outputs`` / ``inputs`` map an option name (``--out``, ``DATA``) to a path, a list of paths
+    or None; '-' (stdin/stdout) is skipped. Symbolic links are resolved.
+    """
+    outs, ins = _named(outputs), _named(inputs)
+    problems = []
+    for i, (opt, given, p) in enumerate(outs):
+        for name, other, q in ins:
+            if rel := _relation(p, q):
+                what = f"the input {name}" if rel == "is" else f"the input {name} {other}"
+                problems.append(f"{opt} {given}: {rel} {what} (an output must not be, contain or lie inside an input)")
+        for name, other, q in outs[i + 1:]:
+            if rel := _relation(p, q):
+                problems.append(f"{opt} {given}: {rel} {name} {other} (one output would destroy the other)")
+    return problems
+
+
+def check_paths(outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
+    """Raise ``path_problems`` as one UsageError (exit 2), before any work."""
+    if problems := path_problems(outputs, inputs):
+        raise UsageError("; ".join(problems))
+
+
 def _replace(tmp: Path, target: Path) -> None:
     if target.is_dir() and not target.is_symlink():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        old = target.with_name(_temp_prefix(target, "old") + secrets.token_hex(4))
         os.replace(target, old)
         os.replace(tmp, target)
         shutil.rmtree(old, ignore_errors=True)
@@ -114,7 +218,7 @@ def atomic_file(path: str | Path, force: bool = False) -> Iterator[Path]:
     target = Path(path)
     check_output(target, force)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, name = tempfile.mkstemp(prefix=_temp_prefix(target, "tmp"), dir=target.parent)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -131,7 +235,7 @@ def atomic_dir(path: str | Path, force: bool = False) -> Iterator[Path]:
     target = Path(path)
     check_output(target, force)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target, "tmp"), dir=target.parent))
     try:
         yield tmp
         _replace(tmp, target)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lorakit.errors import IncompatibleError, InputError, UsageError
-from lorakit.io import STDIO, atomic_file, check_output, read_json, sha256_path, write_json
+from lorakit.io import STDIO, atomic_file, check_output, check_paths, read_json, sha256_path, write_json
 
 SIDECAR = ".shard.json"
 PREDICTIONS = "predictions.jsonl"
@@ -149,7 +149,8 @@ def gather(paths: Sequence[str], out: str | None, force: bool = False) -> dict[s
 
     if not paths:
         raise UsageError("give the shard outputs to gather")
-    check_output(out, force)
+    check_paths({"--out": out}, {"SHARDS": list(paths), "a shard's description": [str(sidecar(p)) for p in paths]})
+    check_output(out, force, stdio=True)
     shards = check_complete([_read_shard(p) for p in paths])
     if out is None or str(out) == STDIO:
         for s in shards:

@@ -24,16 +24,16 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lorakit import distributed
-from lorakit.checkpoints import TrainState, save_checkpoint
+from lorakit.checkpoints import TrainState, checkpoint_path, save_checkpoint
 from lorakit.errors import Interrupted, TrainingError
-from lorakit.io import provenance, write_json
+from lorakit.io import path_problems, provenance, write_json
 from lorakit.runtime import ProgressEvent, ProgressFn, jsonable
 
 if TYPE_CHECKING:
@@ -133,6 +133,12 @@ def schedule_problems(cfg: Any) -> list[str]:
     if str(getattr(cfg, "data", getattr(cfg, "corpus", ""))) == "-" and distributed.world_size() > 1:
         problems.append("several processes cannot share stdin ('-'): pass a file")
     return problems
+
+
+def output_problems(cfg: Any, inputs: Mapping[str, Any]) -> list[str]:
+    """``--out``, its checkpoint and ``--log-file``: apart from the run's ``inputs`` and from each other."""
+    outputs = {"--out": cfg.out, "--out's checkpoint": checkpoint_path(cfg.out), "--log-file": cfg.log_file}
+    return path_problems(outputs, inputs)
 
 
 @dataclass(kw_only=True)

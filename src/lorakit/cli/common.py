@@ -119,7 +119,7 @@ CacheDir = Annotated[Path | None, typer.Option("--cache-dir", help="Cache for th
 NumProc = Annotated[int, typer.Option("--num-proc", help="Processes that tokenize the corpus.")]
 Compile = Annotated[bool, typer.Option("--compile", help="Compile the model's forward with torch.compile (opt-in: pays off on GPUs for long runs; the first steps are slow while it compiles).")]
 GradAccum = Annotated[int, typer.Option("--grad-accum", help="Micro-batches per optimizer step (per process); the global batch stays --batch-size, so 1 process x K=2 makes the same update as 2 processes x K=1.")]
-LogFile = Annotated[Path | None, typer.Option("--log-file", help="Write one JSON line per optimizer step (step, loss, lr, tokens, seconds) to this file (rank 0; resuming keeps the steps before the checkpoint).")]
+LogFile = Annotated[Path | None, typer.Option("--log-file", help="Write one JSON line per optimizer step (step, loss, lr, tokens, seconds) to this file (rank 0; an existing file needs --force, except when --resume continues from a checkpoint: then its steps before the checkpoint are kept).")]
 
 
 def main_process_only(quiet: bool, json: bool) -> tuple[bool, bool]:

@@ -43,12 +43,14 @@ def eval_(
 ) -> None:
     """Generate greedy answers and score exact match (numeric for math solutions); or score a predictions file; or route over adapters (--route)."""
     from lorakit.evaluate.run import EvalConfig, run_eval, write_eval
-    from lorakit.io import check_output
+    from lorakit.io import check_output, check_paths
 
     cfg = EvalConfig(model=model, data=data or [], adapters=adapter or [], predictions=predictions, task=task,
                      batch_size=batch_size, max_new_tokens=max_new_tokens, limit=limit, metric=metric, device=device,
                      threads=threads, route=route, top_k=top_k, temperature=temperature, library=library, span=span,
                      shots=shots, lorahub_steps=lorahub_steps, seed=seed, shard=shard, out=str(out) if out else None)
+    check_paths({"--out": out}, {"MODEL": model, "DATA": data, "--adapter": adapter, "--predictions": predictions,
+                                 "--shots": shots, "--library": library})
     check_output(out, force)
     quiet, json = main_process_only(quiet, json)
     with progress(quiet) as report:

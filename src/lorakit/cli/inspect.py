@@ -23,11 +23,12 @@ def inspect_(
     threads: Annotated[int, typer.Option("--threads", help="CPU threads (default 1: many small factorisations, where more threads mostly add contention).")] = 1,
 ) -> None:
     """Rank, scaling, ‖ΔW‖, spectrum per module; subspace overlap and uniform-merge cross-terms across adapters."""
-    from lorakit.io import atomic_file, check_output, write_json
+    from lorakit.io import atomic_file, check_output, check_paths, write_json
     from lorakit.lora.inspect import InspectConfig, inspect_adapters
     from lorakit.runtime import set_threads
 
     set_threads(threads)
+    check_paths({"--out": out}, {"ADAPTERS": adapters})
     check_output(out, force)
     with progress(quiet) as report:
         result = inspect_adapters(InspectConfig(adapters=adapters, top=top), report)

@@ -23,10 +23,11 @@ def report(
     verbose: Verbose = False,
 ) -> None:
     """Compare eval runs side by side: markdown on stdout (or --out), a table on stderr."""
-    from lorakit.evaluate.report import as_json, best as column_best, cell, columns, load_rows, markdown
-    from lorakit.io import STDIO, atomic_file, check_output
+    from lorakit.evaluate.report import as_json, best as column_best, cell, columns, load_rows, markdown, parse_run
+    from lorakit.io import STDIO, atomic_file, check_output, check_paths
 
-    check_output(out, force)
+    check_paths({"--out": out}, {"RUNS": [parse_run(r)[1] for r in runs]})
+    check_output(out, force, stdio=True)
     rows = load_rows(runs)
     cols = columns(rows, tasks.split(",") if tasks else None)
     if not quiet:

@@ -32,16 +32,16 @@ def rescore(
     import json as jsonlib
 
     from lorakit.errors import UsageError
-    from lorakit.io import check_output
+    from lorakit.io import check_output, path_problems
     from lorakit.rescore.run import RescoreConfig, dumps_summary, rescore as run
     from lorakit.shard import shard_problems, write_output
 
     cfg = RescoreConfig(scorer=scorer, data=data, method=method, pll_variant=pll_variant, contrast=contrast,
                         batch_size=batch_size, device=device, threads=threads)
     cfg.validate()
-    if problems := shard_problems(shard, out, [data]):
+    if problems := shard_problems(shard, out, [data]) + path_problems({"--out": out}, {"SCORER": scorer, "DATA": data}):
         raise UsageError("; ".join(problems))
-    check_output(out, force)
+    check_output(out, force, stdio=True)
     quiet, json = main_process_only(quiet, json)
     records, plan = run(cfg, shard)
     if not write_output(records, out, force, plan, data, "rescore"):

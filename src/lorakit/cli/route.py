@@ -42,7 +42,7 @@ def route(
     """Generate with a library of adapters routed per token (Arrow), averaged, chosen per example, or weighted by LoraHub; write predictions JSONL for `eval --predictions`."""
     from lorakit.distributed import world_size
     from lorakit.errors import UsageError
-    from lorakit.io import STDIO, check_output
+    from lorakit.io import STDIO, check_output, path_problems
     from lorakit.lora.route import RouteConfig, run_route
     from lorakit.shard import shard_problems, write_output
 
@@ -51,6 +51,8 @@ def route(
         problems.append("--json needs --out FILE (stdout carries the predictions)")
     if save_merged and (shard or world_size() > 1):
         problems.append("--save-merged writes one adapter: use it in a one-process run, without --shard")
+    problems += path_problems({"--out": out, "--save-merged": save_merged},
+                              {"MODEL": model, "DATA": data, "--adapter": adapter, "--shots": shots, "--library": library})
     if problems:
         raise UsageError("; ".join(problems))
     quiet, json = main_process_only(quiet, json)
@@ -60,7 +62,7 @@ def route(
                       force=force, batch_size=batch_size, max_new_tokens=max_new_tokens, limit=limit, device=device,
                       threads=threads)
     cfg.validate()
-    check_output(out, force)
+    check_output(out, force, stdio=True)
     with progress(quiet) as report:
         records, summary, run = run_route(cfg, report, shard)
     if not write_output(records, out, force, run, data, "route"):

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from lorakit.errors import IncompatibleError, UsageError
-from lorakit.io import atomic_dir, check_output, write_json, provenance
+from lorakit.io import atomic_dir, check_output, path_problems, write_json, provenance
 from lorakit.runtime import ProgressEvent, ProgressFn, jsonable, no_progress
 
 if TYPE_CHECKING:
@@ -316,6 +316,7 @@ class MergeConfig:
             problems.append(f"--rank does not apply to --method {self.method}{' --peft-compat' if self.peft_compat else ''} (the rank is the inputs')")
         if self.dtype not in DTYPES:
             problems.append(f"--dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
+        problems += path_problems({"--out": self.out}, {"ADAPTERS": list(self.adapters), "--into-base": self.into_base})
         if problems:
             raise UsageError("; ".join(problems))
 

@@ -433,7 +433,7 @@ def route_records(cfg: RouteConfig, records: list[dict[str, Any]], progress: Pro
     shots = read_shots(cfg)
     adapters = open_library(cfg)
     if cfg.save_merged:
-        check_output(cfg.save_merged, cfg.force)
+        check_output(cfg.save_merged, cfg.force, option="--save-merged")
     device = resolve_device(cfg.device)
     set_threads(cfg.threads)
     quiet_libraries()

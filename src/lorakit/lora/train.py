@@ -61,6 +61,7 @@ class LoraTrainConfig(training.RunOptions):
             problems.append(f"--max-len must be at least 2, not {self.max_len}")
         if not self.target_modules():
             problems.append("--targets is empty")
+        problems += training.output_problems(self, {"BASE": self.base, "DATA": self.data})
         if problems:
             raise UsageError("; ".join(problems))
 
@@ -172,7 +173,7 @@ def train_lora(cfg: LoraTrainConfig, progress: ProgressFn = no_progress) -> Lora
     # 1) checks before any work
     cfg.validate()
     base = check_model_dir(cfg.base).resolve()
-    ckpt = checkpoints.prepare_run(cfg.out, cfg.force, cfg.resume)
+    ckpt = checkpoints.prepare_run(cfg.out, cfg.force, cfg.resume, cfg.log_file)
     device = resolve_device(cfg.device)
     records = read_jsonl(cfg.data, required=("prompt", "completion"))
 

@@ -91,6 +91,7 @@ class BertPretrainConfig(training.RunOptions, CorpusOptions):
             problems.append(f"--max-seq-len must be in [16, 512], not {self.max_seq_len}")
         if not 0 < self.mask_prob < 1:
             problems.append(f"--mask-prob must be in (0, 1), not {self.mask_prob}")
+        problems += training.output_problems(self, {"CORPUS": self.corpus, "--cache-dir": self.cache_dir})
         if problems:
             raise UsageError("; ".join(problems))
 
@@ -279,7 +280,7 @@ def pretrain_bert(cfg: BertPretrainConfig, progress: ProgressFn = no_progress) -
 
     # 1) checks before any work
     cfg.validate()
-    ckpt = checkpoints.prepare_run(cfg.out, cfg.force, cfg.resume)
+    ckpt = checkpoints.prepare_run(cfg.out, cfg.force, cfg.resume, cfg.log_file)
     device = resolve_device(cfg.device)
     accelerator = training.make_accelerator(device)  # opens the process group (load_data: rank 0 first)
 

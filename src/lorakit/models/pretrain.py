@@ -69,6 +69,8 @@ class PretrainConfig(training.RunOptions, CorpusOptions):
             problems += [f"model shape: {p}" for p in self.shape().validate()]
             if self.block_size > self.shape().max_positions:
                 problems.append(f"--block-size {self.block_size} exceeds the preset's {self.shape().max_positions} positions")
+        problems += training.output_problems(self, {"CORPUS": self.corpus, "--tokenizer": self.tokenizer,
+                                                    "--cache-dir": self.cache_dir})
         if problems:
             raise UsageError("; ".join(problems))
 
@@ -210,7 +212,7 @@ def pretrain(cfg: PretrainConfig, progress: ProgressFn = no_progress) -> Pretrai
 
     # 1) checks before any work
     cfg.validate()
-    ckpt = checkpoints.prepare_run(cfg.out, cfg.force, cfg.resume)
+    ckpt = checkpoints.prepare_run(cfg.out, cfg.force, cfg.resume, cfg.log_file)
     device = resolve_device(cfg.device)
     accelerator = training.make_accelerator(device)  # opens the process group (load_data: rank 0 first)
 
