@@ -173,3 +173,26 @@ def torchrun(*args: Any, nproc: int = 2) -> Any:
     import subprocess
 
     return subprocess.run(torchrun_cmd(*args, nproc=nproc), env=torchrun_env(), capture_output=True, text=True, timeout=300)
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every file and folder under ``root`` (hidden ones too) with its bytes: to assert that nothing changed."""
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
+
+
+def run_cli(*args: Any) -> Any:
+    """``lorakit ARGS`` through Typer's CliRunner (stderr apart); the Result."""
+    from typer.testing import CliRunner
+
+    from lorakit.cli import app
+
+    return CliRunner().invoke(app, list(map(str, args)))
+
+
+def work_copy(library: Path, tmp_path: Path, monkeypatch: Any) -> Path:
+    """A fresh copy of ``library`` as the current folder (test cases give relative paths); its path."""
+    import shutil
+
+    shutil.copytree(library, tmp_path / "w")
+    monkeypatch.chdir(tmp_path / "w")
+    return tmp_path / "w"

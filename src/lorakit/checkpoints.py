@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lorakit.errors import InputError, OutputExistsError, TrainingError, UsageError
-from lorakit.io import atomic_dir, check_output, clean_stale, read_json, write_json
+from lorakit.io import atomic_dir, check_output, clean_stale, load_safetensors, read_json_object, write_json
 from lorakit.runtime import jsonable
 
 if TYPE_CHECKING:
@@ -111,22 +111,34 @@ def save_checkpoint(path: Path, model: Any, optimizer: Any, state: TrainState, f
             extra(tmp)
 
 
+def _read_meta(path: Path) -> dict[str, Any]:
+    """``trainer.json``, its shape checked (a missing key is an InputError, not a KeyError later)."""
+    meta = read_json_object(path, "a lorakit checkpoint description")
+    opt = meta.get("optimizer")
+    state = meta.get("state")
+    ok = (isinstance(meta.get("fingerprint"), dict) and isinstance(opt, dict)
+          and isinstance(opt.get("scalars"), dict) and isinstance(opt.get("param_groups"), list)
+          and isinstance(state, dict) and set(state) <= set(TrainState.__dataclass_fields__))
+    if not ok:
+        raise InputError(f"{path}: not a lorakit checkpoint description (needs fingerprint, state "
+                         f"({', '.join(TrainState.__dataclass_fields__)}) and optimizer scalars/param_groups)")
+    return meta
+
+
 def load_checkpoint(path: Path, model: Any, optimizer: Any, fingerprint: dict[str, Any]) -> TrainState:
     """Restore trainable tensors, optimizer and RNG state; refuse a checkpoint of another run."""
     import torch
-    from safetensors.torch import load_file
 
-    meta = read_json(path / CHECKPOINT_META)
-    saved = meta.get("fingerprint", {})
+    meta = _read_meta(path / CHECKPOINT_META)
+    saved = meta["fingerprint"]
     diffs = [f"{k}: {saved.get(k)!r} (checkpoint) != {fingerprint.get(k)!r}"
              for k in sorted(set(saved) | set(fingerprint)) if saved.get(k) != fingerprint.get(k)]
     if diffs:
         raise TrainingError(f"{path}: checkpoint was made by a different run ({'; '.join(diffs)}); "
                             "rerun with the same options and data, or pass --force without --resume to start over")
-    try:
-        tensors = load_file(str(path / CHECKPOINT_TENSORS))
-    except (OSError, RuntimeError) as e:
-        raise InputError(f"{path / CHECKPOINT_TENSORS}: cannot read checkpoint ({e})") from None
+    tensors = load_safetensors(path / CHECKPOINT_TENSORS)
+    if "rng.cpu" not in tensors:
+        raise InputError(f"{path / CHECKPOINT_TENSORS}: not a lorakit checkpoint (no rng.cpu)")
     params = trainable(model)
     missing = sorted(set(params) - {k[len("model."):] for k in tensors if k.startswith("model.")})
     if missing:

@@ -50,7 +50,7 @@ class Interrupted(LorakitError):
 EXIT_CODES: list[tuple[int, str]] = [
     (0, "Success."),
     (1, "Unexpected error (a bug: please report it with the `-v` traceback)."),
-    (UsageError.exit_code, "Invalid options or option values (also Typer's own usage errors)."),
+    (UsageError.exit_code, "Invalid options or option values (also Typer's own usage errors; an output path under a file or in a read-only folder)."),
     (InputError.exit_code, "Missing, unreadable or malformed input (`FILE:LINE: reason` for JSONL)."),
     (OutputExistsError.exit_code, "Output exists; pass `--force` to replace it."),
     (IncompatibleError.exit_code, "Inputs that cannot be combined (different base, unsupported adapter)."),

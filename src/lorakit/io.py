@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import platform
 import re
 import secrets
 import shutil
 import socket
+import struct
 import sys
 import tempfile
 import time
@@ -49,10 +51,7 @@ def iter_jsonl(path: str | Path, required: Iterable[str] = ()) -> Iterator[dict[
     for lineno, line in enumerate(_lines(path), start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{name}:{lineno}: invalid JSON ({e.msg})") from None
+        record = parse_json(line, f"{name}:{lineno}", line_numbers=False)
         if not isinstance(record, dict):
             raise InputError(f"{name}:{lineno}: expected a JSON object, got {type(record).__name__}")
         missing = [k for k in required if k not in record]
@@ -154,9 +153,32 @@ def check_output(path: str | Path | None, force: bool, stdio: bool = False, opti
         raise UsageError(f"{option} -: '-' (stdout) cannot take this output (a folder or file); "
                          "give its path (a folder named '-': its full path)")
     p = Path(path)
+    if problem := unwritable(p):
+        raise UsageError(f"{option} {path}: {problem}")
     clean_stale(p)
     if p.exists() and not force:
         raise OutputExistsError(f"{p}: already exists (pass --force to replace it)")
+
+
+def unwritable(path: Path) -> str | None:
+    """Why no output can be created at ``path`` (a file on the way, a read-only folder), or None."""
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write in {folder} (read-only or no permission)"
+    return None
+
+
+@contextlib.contextmanager
+def _creating(target: Path) -> Iterator[None]:
+    """OS errors while making an output's temp beside ``target`` as one UsageError line."""
+    try:
+        yield
+    except OSError as e:
+        raise UsageError(f"{target}: cannot create the output there ({e.strerror or e})") from None
 
 
 def _relation(a: Path, b: Path) -> str | None:
@@ -203,11 +225,16 @@ def check_paths(outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -> None:
 
 
 def _replace(tmp: Path, target: Path) -> None:
-    if target.is_dir() and not target.is_symlink():
+    """Rename ``tmp`` to ``target``; an existing folder (or a file where a folder goes) is moved aside first."""
+    is_dir = target.is_dir() and not target.is_symlink()
+    if is_dir or (tmp.is_dir() and os.path.lexists(target)):
         old = target.with_name(_temp_prefix(target, "old") + secrets.token_hex(4))
         os.replace(target, old)
         os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
+        if is_dir:
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink()
     else:
         os.replace(tmp, target)
 
@@ -217,8 +244,9 @@ def atomic_file(path: str | Path, force: bool = False) -> Iterator[Path]:
     """Yield a temp path beside ``path``; on success rename it into place, on error delete it."""
     target = Path(path)
     check_output(target, force)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=_temp_prefix(target, "tmp"), dir=target.parent)
+    with _creating(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=_temp_prefix(target, "tmp"), dir=target.parent)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -234,8 +262,9 @@ def atomic_dir(path: str | Path, force: bool = False) -> Iterator[Path]:
     """Yield a temp folder beside ``path``; on success rename it into place, on error remove it."""
     target = Path(path)
     check_output(target, force)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target, "tmp"), dir=target.parent))
+    with _creating(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target, "tmp"), dir=target.parent))
     try:
         yield tmp
         _replace(tmp, target)
@@ -249,14 +278,118 @@ def write_json(path: str | Path, obj: Any) -> None:
     Path(path).write_text(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
 
 
+def parse_json(text: str | bytes, where: str | Path, line_numbers: bool = True) -> Any:
+    """``json.loads`` with every way it can fail as ``InputError("WHERE[:LINE]: reason")``.
+
+    The one JSON parser of every reader: bad syntax, nesting too deep for the parser
+    (RecursionError), bytes that are not UTF-8. ``line_numbers``: add the line of a syntax error.
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{where}{f':{e.lineno}' if line_numbers else ''}: invalid JSON ({e.msg})") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"{where}: not UTF-8 text ({e.reason})") from None
+    except RecursionError:
+        raise InputError(f"{where}: invalid JSON (nested too deeply)") from None
+
+
 def read_json(path: str | Path) -> Any:
+    """A JSON file (UTF-8); a missing, unreadable or malformed file raises ``InputError("FILE: reason")``."""
     p = Path(path)
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        data = p.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{p}: no such file") from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"{p}:{e.lineno}: invalid JSON ({e.msg})") from None
+    except OSError as e:
+        raise InputError(f"{p}: cannot read ({e.strerror or e})") from None
+    return parse_json(data, p)
+
+
+def read_json_object(path: str | Path, what: str = "a JSON object") -> dict[str, Any]:
+    """``read_json`` of a file that must hold an object (``what`` names it in the error)."""
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not {what} (expected a JSON object, got {type(data).__name__})")
+    return data
+
+
+# Safetensors --------------------------------------------------------------------------------
+
+SIZES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
+         "F8_E4M3": 1, "F8_E5M2": 1}
+"""Bytes per element of the safetensors dtypes."""
+FLOAT_DTYPES = ("F64", "F32", "F16", "BF16")
+MAX_HEADER = 100_000_000
+"""The safetensors library's own limit on the JSON header's size."""
+
+
+def _tensor_problem(name: str, info: Any, data_size: int) -> str | None:
+    """What is wrong with one header entry (dtype, shape, offsets inside the data section), or None."""
+    if not isinstance(info, dict) or info.get("dtype") not in SIZES:
+        return f"{name}: unknown dtype {info.get('dtype') if isinstance(info, dict) else info!r}"
+    shape, offsets = info.get("shape"), info.get("data_offsets")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        return f"{name}: bad shape {shape!r}"
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)
+            and 0 <= offsets[0] <= offsets[1]):
+        return f"{name}: bad data_offsets {offsets!r}"
+    if offsets[1] > data_size:
+        return f"truncated: {name} ends at byte {offsets[1]} of a {data_size}-byte data section"
+    n = SIZES[info["dtype"]] * math.prod(shape)
+    if offsets[1] - offsets[0] != n:
+        return f"{name} has {offsets[1] - offsets[0]} bytes for shape {shape}"
+    return None
+
+
+def read_safetensors_header(path: str | Path) -> tuple[dict[str, Any], int]:
+    """A safetensors file's JSON header (with ``__metadata__``, if any) and where its data starts.
+
+    Checked against the file's size before anything is read or allocated: the header length, its
+    JSON, each tensor's dtype, shape and byte range (so a truncated file or a header claiming
+    absurd sizes is an ``InputError("FILE: not a readable safetensors file (reason)")``).
+    """
+    p = Path(path)
+
+    def bad(reason: str) -> InputError:
+        return InputError(f"{p}: not a readable safetensors file ({reason})")
+
+    try:
+        size = p.stat().st_size
+        with p.open("rb") as fh:
+            raw = fh.read(8)
+            if len(raw) < 8:
+                raise bad("no header")
+            (n,) = struct.unpack("<Q", raw)
+            if n > min(size - 8, MAX_HEADER):
+                raise bad(f"header length {n} in a {size}-byte file")
+            text = fh.read(n)
+    except FileNotFoundError:
+        raise InputError(f"{p}: no such file") from None
+    except OSError as e:
+        raise InputError(f"{p}: cannot read ({e.strerror or e})") from None
+    try:
+        header = parse_json(text, p)
+    except InputError:
+        raise bad("bad header") from None
+    if not isinstance(header, dict):
+        raise bad("bad header")
+    for name, info in header.items():
+        if name != "__metadata__" and (problem := _tensor_problem(name, info, size - 8 - n)):
+            raise bad(problem)
+    return header, 8 + n
+
+
+def load_safetensors(path: str | Path) -> dict[str, Any]:
+    """Every tensor of a safetensors file (torch), the header checked first; errors as ``InputError``."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    read_safetensors_header(path)
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, RuntimeError) as e:
+        raise InputError(f"{path}: not a readable safetensors file ({e})") from None
 
 
 # Provenance ---------------------------------------------------------------------------------

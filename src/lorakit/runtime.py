@@ -5,6 +5,8 @@ Imports torch lazily so that importing this module stays cheap for ``--help``.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import random
 from collections.abc import Callable
@@ -35,6 +37,21 @@ ProgressFn = Callable[[ProgressEvent], None]
 
 def no_progress(event: ProgressEvent) -> None:
     """Default progress callback: ignore."""
+
+
+def finite_problems(cfg: Any) -> list[str]:
+    """One problem per float option of a config dataclass (or list of floats) holding NaN or ±inf.
+
+    Every config's ``validate()`` starts with it: a number that enters lorakit is finite.
+    """
+    problems = []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            shown = ",".join(map(str, values)) if isinstance(value, (list, tuple)) else str(value)
+            problems.append(f"--{f.name.replace('_', '-')} must be a finite number, not {shown}")
+    return problems
 
 
 def resolve_device(name: str = "auto") -> "torch.device":

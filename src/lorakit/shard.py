@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lorakit.errors import IncompatibleError, InputError, UsageError
-from lorakit.io import STDIO, atomic_file, check_output, check_paths, read_json, sha256_path, write_json
+from lorakit.io import STDIO, atomic_file, check_output, check_paths, read_json_object, sha256_path, write_json
 
 SIDECAR = ".shard.json"
 PREDICTIONS = "predictions.jsonl"
@@ -94,6 +94,15 @@ def _count_lines(path: Path) -> int:
         return sum(1 for line in fh if line.strip())
 
 
+def _is_sidecar(info: dict[str, Any]) -> bool:
+    """Whether a parsed ``.shard.json`` has every field ``gather`` uses, of the right type."""
+    ints = all(isinstance(info.get(k), int) and not isinstance(info.get(k), bool) for k in ("shard", "of", "total"))
+    records, inp = info.get("records"), info.get("input")
+    return (ints and isinstance(records, list) and len(records) == 2 and all(isinstance(r, int) for r in records)
+            and isinstance(inp, dict) and isinstance(inp.get("sha256"), str) and isinstance(inp.get("path"), str)
+            and isinstance(info.get("sha256"), str) and isinstance(info.get("command"), str))
+
+
 def _read_shard(path: str) -> dict[str, Any]:
     p = Path(path)
     if p.is_dir():
@@ -103,9 +112,10 @@ def _read_shard(path: str) -> dict[str, Any]:
     side = sidecar(p)
     if not side.is_file():
         raise InputError(f"{p}: no {side.name} beside it (not the output of a --shard run)")
-    info = read_json(side)
-    if not isinstance(info, dict) or not {"shard", "of", "records", "total", "input", "sha256"} <= info.keys():
-        raise InputError(f"{side}: not a shard description")
+    info = read_json_object(side, "a shard description")
+    if not _is_sidecar(info):
+        raise InputError(f"{side}: not a shard description (needs integer shard/of/total, records [first, end], "
+                         "input {path, sha256}, sha256, command)")
     if sha256_path(p) != info["sha256"]:
         raise InputError(f"{p}: changed since its shard run wrote it (sha256 differs from {side.name})")
     lo, hi = info["records"]

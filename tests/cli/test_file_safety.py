@@ -10,13 +10,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from lorakit.cli import app
 from lorakit.io import _temp_prefix
-from tests.helpers import corpus_lines, dead_pid, interrupt_training_at, make_peft_adapter, qa_records
+from tests.helpers import (corpus_lines, dead_pid, interrupt_training_at, make_peft_adapter, qa_records, run_cli, snapshot,
+                           work_copy)
 
-runner = CliRunner()
 TRAIN = ["--epochs", "1", "--batch-size", "4", "--rank", "2", "--threads", "1", "--device", "cpu", "--quiet"]
 
 
@@ -41,18 +39,8 @@ def library(make_tiny_model, tmp_path_factory):
 @pytest.fixture
 def work(library, tmp_path, monkeypatch):
     """A fresh copy of the library as the current folder (paths in the cases are relative)."""
-    shutil.copytree(library, tmp_path / "w")
-    monkeypatch.chdir(tmp_path / "w")
-    return tmp_path / "w"
+    return work_copy(library, tmp_path, monkeypatch)
 
-
-def snapshot(root):
-    """Every file and folder under ``root`` (hidden ones too) with its bytes."""
-    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
-
-
-def run(*args):
-    return runner.invoke(app, list(map(str, args)))
 
 
 ROUTE = ["route", "base", "data.jsonl", "--adapter", "a", "--adapter", "b"]
@@ -96,7 +84,7 @@ CASES = {
 def test_refused_before_anything_is_written(case, work):
     args, message = CASES[case]
     before = snapshot(work)
-    result = run(*args)
+    result = run_cli(*args)
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert snapshot(work) == before
@@ -106,13 +94,13 @@ def test_existing_log_file_needs_force(work):
     (work / "old.log").write_text("not a log of this run\n", encoding="utf-8")
     before = snapshot(work)
     for command in (["train-lora", "base", "data.jsonl", *TRAIN], ["pretrain-lm", "corpus.txt"]):
-        result = run(*command, "--out", "x", "--log-file", "old.log")
+        result = run_cli(*command, "--out", "x", "--log-file", "old.log")
         assert result.exit_code == 4, result.output
         assert "old.log: already exists (pass --force to replace it)" in result.output
         assert snapshot(work) == before
-        result = run(*command, "--out", "x", "--log-file", "old.log", "--resume")  # no checkpoint: nothing to keep
+        result = run_cli(*command, "--out", "x", "--log-file", "old.log", "--resume")  # no checkpoint: nothing to keep
         assert result.exit_code == 4 and snapshot(work) == before
-    result = run("train-lora", "base", "data.jsonl", *TRAIN, "--out", "x", "--log-file", "old.log", "--force")
+    result = run_cli("train-lora", "base", "data.jsonl", *TRAIN, "--out", "x", "--log-file", "old.log", "--force")
     assert result.exit_code == 0, result.output
     steps = [json.loads(line)["step"] for line in (work / "old.log").read_text().splitlines()]
     assert steps == [1, 2]
@@ -121,10 +109,10 @@ def test_existing_log_file_needs_force(work):
 def test_resume_keeps_the_log_before_the_checkpoint(work, monkeypatch):
     args = ["train-lora", "base", "data.jsonl", *TRAIN, "--epochs", "3", "--out", "x", "--log-file", "x.log"]
     restore = interrupt_training_at(monkeypatch, 4)
-    assert run(*args).exit_code == 130
+    assert run_cli(*args).exit_code == 130
     restore()
     assert [json.loads(line)["step"] for line in (work / "x.log").read_text().splitlines()] == [1, 2, 3]
-    result = run(*args, "--resume")
+    result = run_cli(*args, "--resume")
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["step"] for line in (work / "x.log").read_text().splitlines()] == [1, 2, 3, 4, 5, 6]
 
@@ -140,7 +128,7 @@ def test_stale_temp_outputs_of_dead_processes_are_cleaned(work):
     running.mkdir()
     foreign = work / f".m.tmp-{dead}@another-host-ghi789"
     foreign.mkdir()
-    result = run("merge", "a", "b", "--into-base", "base", "--out", "m", "--quiet")
+    result = run_cli("merge", "a", "b", "--into-base", "base", "--out", "m", "--quiet")
     assert result.exit_code == 0, result.output
     assert not stale.exists() and not stale_file.exists()
     assert running.is_dir() and foreign.is_dir()

@@ -33,6 +33,8 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or table
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="More logging; tracebacks for unexpected errors.")]
 Threads = Annotated[int | None, typer.Option("--threads", help="CPU threads (default: the cores available).")]
 
+AllowDifferentBase = Annotated[bool, typer.Option("--allow-different-base", help="Apply adapters whose lorakit.json records another base model (checked: architecture and weights); their shapes must still fit.")]
+
 # Shared by the generating commands (eval, route) ----------------------------------------------
 GenBatchSize = Annotated[int, typer.Option("--batch-size", help="Prompts per generation batch.")]
 MaxNewTokens = Annotated[int, typer.Option("--max-new-tokens", help="Generation length limit.")]

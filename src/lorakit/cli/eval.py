@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import (Device, Force, GenBatchSize, Json, MaxNewTokens, Quiet, Seed, ShardOpt, Threads, Verbose, command,
+from lorakit.cli.common import (AllowDifferentBase, Device, Force, GenBatchSize, Json, MaxNewTokens, Quiet, Seed, ShardOpt, Threads, Verbose, command,
                                emit_json, main_process_only, progress)
 from lorakit.cli.render import results_table
 from lorakit.cli.routing import METHOD_HELP, Library, LorahubSteps, Shots, Span, Temperature, TopK
@@ -26,6 +26,7 @@ def eval_(
     span: Span = "last",
     shots: Shots = None,
     lorahub_steps: LorahubSteps = 40,
+    allow_different_base: AllowDifferentBase = False,
     seed: Seed = 0,
     predictions: Annotated[str | None, typer.Option("--predictions", help="Score this predictions JSONL instead of generating.")] = None,
     task: Annotated[str | None, typer.Option("--task", help="Task name for a single DATA file.")] = None,
@@ -48,7 +49,8 @@ def eval_(
     cfg = EvalConfig(model=model, data=data or [], adapters=adapter or [], predictions=predictions, task=task,
                      batch_size=batch_size, max_new_tokens=max_new_tokens, limit=limit, metric=metric, device=device,
                      threads=threads, route=route, top_k=top_k, temperature=temperature, library=library, span=span,
-                     shots=shots, lorahub_steps=lorahub_steps, seed=seed, shard=shard, out=str(out) if out else None)
+                     shots=shots, lorahub_steps=lorahub_steps, allow_different_base=allow_different_base, seed=seed,
+                     shard=shard, out=str(out) if out else None)
     check_paths({"--out": out}, {"MODEL": model, "DATA": data, "--adapter": adapter, "--predictions": predictions,
                                  "--shots": shots, "--library": library})
     check_output(out, force)

@@ -44,7 +44,7 @@ def merge(
     density: Annotated[float | None, Opt(help="Fraction of entries kept by ties / dare-* / magnitude-prune.")] = None,
     dtype: Annotated[str, Opt(help="Output dtype: auto (the inputs') | float32 | bfloat16 | float16.")] = "auto",
     peft_compat: Annotated[bool, Opt(help="Reproduce PEFT add_weighted_adapter's factor-space arithmetic (linear, ties, dare-*, magnitude-prune).")] = False,
-    allow_different_bases: Annotated[bool, Opt(help="Merge adapters whose base_model_name_or_path differ (shapes must still match).")] = False,
+    allow_different_bases: Annotated[bool, Opt("--allow-different-bases", "--allow-different-base", help="Merge adapters whose base_model_name_or_path or recorded base differ, or whose lorakit.json records another base than --into-base (shapes must still match).")] = False,
     into_base: Annotated[Path | None, Opt(help="Write a full model folder: this base (HF folder) + the merged update, streamed tensor by tensor.")] = None,
     seed: Seed = 0,
     force: Force = False,

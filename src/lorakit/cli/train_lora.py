@@ -55,6 +55,8 @@ def train_lora(
     )
     with progress(quiet) as report:
         result = run(cfg, report)
+    if result.truncated:
+        log(f"{result.truncated} prompt(s) longer than the model's positions were cut from the left", quiet)
     if json:
         emit_json(result.summary())
     log(f"wrote {out}: {result.examples} examples, {result.trainable_parameters:,} LoRA parameters, "

@@ -13,7 +13,6 @@ per document), so the memory a run needs does not grow with the corpus text.
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from lorakit.errors import InputError
-from lorakit.io import STDIO
+from lorakit.io import STDIO, parse_json
 
 Span = tuple[int, int, int]
 """(document, start, end): tokens ``start:end`` of one document."""
@@ -119,10 +118,7 @@ def documents(batch: dict[str, list[Any]], indices: Sequence[int], name: str, ki
         if kind == "text":
             docs.append(line.strip())
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{name}:{i + 1}: invalid JSON ({e.msg})") from None
+        record = parse_json(line, f"{name}:{i + 1}", line_numbers=False)
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise InputError(f"{name}:{i + 1}: expected an object with a string field 'text'")
         docs.append(record["text"])

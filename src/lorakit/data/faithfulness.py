@@ -24,6 +24,7 @@ from lorakit.data.files import write_files
 from lorakit.data.lang import LANGS, Event, grammar
 from lorakit.errors import UsageError
 from lorakit.io import check_output
+from lorakit.runtime import finite_problems
 
 TASK = "faithfulness"
 COMMAND = "gen-data faithfulness"
@@ -48,7 +49,7 @@ class FaithfulnessConfig:
     seed: int = 0
 
     def validate(self) -> None:
-        problems = []
+        problems = finite_problems(self)
         if self.lang not in LANGS:
             problems.append(f"--lang must be one of {', '.join(LANGS)}, not {self.lang!r}")
         if not 0 < self.corpus_mb <= 2000:

@@ -36,6 +36,7 @@ from typing import Any
 from lorakit.data.files import file_entries, jsonl_text, write_dataset
 from lorakit.data.names import NamePool
 from lorakit.errors import UsageError
+from lorakit.runtime import finite_problems
 
 TASK = "math"
 COMMAND = "gen-data math"
@@ -124,7 +125,7 @@ class MathConfig:
         return _names(self.levels, "levels", LEVELS)[0]
 
     def validate(self) -> None:
-        problems = _names(self.skills, "skills", tuple(SKILLS))[1] + _names(self.levels, "levels", LEVELS)[1]
+        problems = finite_problems(self) + _names(self.skills, "skills", tuple(SKILLS))[1] + _names(self.levels, "levels", LEVELS)[1]
         for name in ("train_per_skill", "test_per_level", "stories"):
             if getattr(self, name) < 0:
                 problems.append(f"--{name.replace('_', '-')} must be ≥ 0 (got {getattr(self, name)})")

@@ -41,6 +41,7 @@ from lorakit.data.files import file_entries, jsonl_text, write_files
 from lorakit.data.lang import LANGS, Event, Person, grammar
 from lorakit.errors import LorakitError, UsageError
 from lorakit.io import check_output
+from lorakit.runtime import finite_problems
 
 TASK = "minimal-pairs"
 COMMAND = "gen-data minimal-pairs"
@@ -69,7 +70,7 @@ class MinimalPairsConfig:
     seed: int = 0
 
     def validate(self) -> None:
-        problems = []
+        problems = finite_problems(self)
         if self.lang not in LANGS:
             problems.append(f"--lang must be one of {', '.join(LANGS)}, not {self.lang!r}")
         unknown = [t for t in self.tasks if t not in TASKS]

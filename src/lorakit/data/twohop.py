@@ -26,6 +26,7 @@ from lorakit.data.files import file_entries, jsonl_text, write_dataset
 from lorakit.data.names import MAX_WORDS, NamePool
 from lorakit.errors import UsageError
 from lorakit.io import check_output
+from lorakit.runtime import finite_problems
 
 TASK = "twohop"
 COMMAND = "gen-data twohop"
@@ -115,7 +116,7 @@ class TwohopConfig:
         return 2 * self.familiar_couples + self.singles + 2 * n + n + 2 * self.target
 
     def validate(self) -> None:
-        problems: list[str] = []
+        problems: list[str] = finite_problems(self)
         for name in ("familiar_couples", "two_hop_examples", "familiar_singles", "target", "recall_size"):
             if getattr(self, name) < 0:
                 problems.append(f"--{name.replace('_', '-')} must be ≥ 0 (got {getattr(self, name)})")

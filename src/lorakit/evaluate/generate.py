@@ -20,9 +20,12 @@ def generation_problems(cfg: Any) -> list[str]:
         problems.append("--batch-size must be ≥ 1")
     if cfg.max_new_tokens < 1:
         problems.append("--max-new-tokens must be ≥ 1")
-    if cfg.limit is not None and cfg.limit < 1:
-        problems.append("--limit must be ≥ 1")
-    return problems
+    return problems + limit_problems(cfg.limit)
+
+
+def limit_problems(limit: int | None) -> list[str]:
+    """``--limit`` (every command that takes it): at least one record."""
+    return ["--limit must be ≥ 1"] if limit is not None and limit < 1 else []
 
 
 def batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from lorakit import __version__
 from lorakit.errors import InputError, UsageError
+from lorakit.evaluate.generate import limit_problems
 from lorakit.evaluate.metrics import mean, mean_stderr
 from lorakit.io import STDIO, read_jsonl
 
@@ -69,6 +70,8 @@ def run_pairwise(task: str, path: str | None, limit: int | None = None) -> tuple
         raise UsageError(f"--task must be one of {', '.join(TASKS)} to score a rescored file, not {task!r}")
     if not path:
         raise UsageError(f"--task {task} needs the rescored JSONL file (from `lorakit rescore`)")
+    if problems := limit_problems(limit):
+        raise UsageError("; ".join(problems))
     start = time.perf_counter()
     records = read_scored(path)[:limit]
     groups: dict[str, list[float]] = {task: []}

@@ -13,7 +13,7 @@ from lorakit.evaluate.generate import generation_problems
 from lorakit.evaluate.metrics import FINAL, exact_match, extract_number, mean, mean_stderr, numeric_match
 from lorakit.io import STDIO, dumps, read_jsonl
 from lorakit.lora.route import RoutingOptions
-from lorakit.runtime import ProgressFn, no_progress
+from lorakit.runtime import ProgressFn, finite_problems, no_progress
 from lorakit.shard import shard_problems
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class EvalConfig(RoutingOptions):
                            threads=self.threads, **routing)
 
     def validate(self) -> None:
-        problems = []
+        problems = finite_problems(self)
         if self.predictions and (self.model or self.data or self.adapters or self.route):
             problems.append("--predictions scores an existing file: give no MODEL, DATA, --adapter or --route with it")
         if self.route and not self.predictions:
@@ -207,12 +207,14 @@ def predict(cfg: EvalConfig, tasks: dict[str, list[dict[str, Any]]], progress: P
 def _generate(cfg: EvalConfig, records: list[dict[str, Any]], progress: ProgressFn) -> list[dict[str, Any]]:
     """``{"prediction"}`` per record, with the model (and its one adapter)."""
     from lorakit.evaluate.generate import generate
+    from lorakit.models.fingerprint import base_record, check_base
     from lorakit.models.load import attach_adapter, check_adapter_dir, check_model_dir, load_causal_lm
     from lorakit.runtime import quiet_libraries, resolve_device, set_threads
 
     check_model_dir(cfg.model)
     if cfg.adapters:
         check_adapter_dir(cfg.adapters[0])
+        check_base(Path(cfg.adapters[0]), base_record(Path(cfg.adapters[0])), Path(cfg.model), cfg.allow_different_base)
     device = resolve_device(cfg.device)
     set_threads(cfg.threads)
     quiet_libraries()

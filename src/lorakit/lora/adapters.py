@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from lorakit.errors import IncompatibleError, InputError
+from lorakit.io import read_json_object, read_safetensors_header
+from lorakit.models.fingerprint import base_record
 from lorakit.models.load import check_adapter_dir
 
 if TYPE_CHECKING:
@@ -45,9 +47,6 @@ SUFFIXES: dict[str, tuple[str, Literal["A", "B"], Literal["linear", "embedding"]
 }
 MUTATED_INITS = ("pissa", "olora", "corda", "loftq", "lora_ga", "eva")
 """init_lora_weights values whose saved adapter is relative to a modified base (unless converted)."""
-SIZES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
-         "F8_E4M3": 1, "F8_E5M2": 1}
-"""Bytes per element of the safetensors dtypes."""
 FLOATS = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2"}
 """NumPy dtypes the factors are read as (bfloat16 as its raw 16 bits, widened by ``_bf16_to_f32``)."""
 
@@ -84,7 +83,9 @@ class Adapter:
     dtype: str
     nbytes: int
     fingerprint: str | None = None
-    """Base fingerprint recorded by ``train-lora`` in lorakit.json, when present."""
+    """Base fingerprint (config + safetensors headers) recorded by ``train-lora`` in lorakit.json, when present."""
+    weights_sha256: str | None = None
+    """sha256 of the base's weights recorded by ``train-lora`` (``models.fingerprint``), when present."""
     _checked: set[str] = field(default_factory=set)
     spans: dict[str, tuple[str, tuple[int, ...], int, int]] = field(default_factory=dict)
     """Tensor name -> (dtype, shape, first byte, end byte) in the weights file."""
@@ -92,6 +93,11 @@ class Adapter:
     @property
     def base(self) -> str | None:
         return self.config.get("base_model_name_or_path")
+
+    @property
+    def base_record(self) -> dict[str, str | None]:
+        """What lorakit.json records of the base (for ``models.fingerprint.check_base``)."""
+        return {"fingerprint": self.fingerprint, "weights_sha256": self.weights_sha256}
 
     @property
     def fan_in_fan_out(self) -> bool:
@@ -160,22 +166,6 @@ def _f32_to_bf16(x: "np.ndarray") -> "np.ndarray":
     return ((bits + (np.uint32(0x7FFF) + ((bits >> 16) & 1))) >> 16).astype(np.uint16)
 
 
-def read_header(path: Path) -> tuple[dict[str, Any], int]:
-    """A safetensors file's JSON header (with its ``__metadata__``, if any) and where its data starts."""
-    with path.open("rb") as fh:
-        raw = fh.read(8)
-        if len(raw) < 8:
-            raise InputError(f"{path}: not a readable safetensors file (no header)")
-        (n,) = struct.unpack("<Q", raw)
-        try:
-            header = json.loads(fh.read(n))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise InputError(f"{path}: not a readable safetensors file (bad header)") from None
-    if not isinstance(header, dict):
-        raise InputError(f"{path}: not a readable safetensors file (bad header)")
-    return header, 8 + n
-
-
 # reading ----------------------------------------------------------------------------------------
 
 
@@ -216,9 +206,15 @@ def _check_config(path: Path, config: dict[str, Any]) -> None:
     init = str(config.get("init_lora_weights", True)).lower()
     if init.startswith(MUTATED_INITS):
         refuse(f"init_lora_weights={init!r} (saved relative to a modified base)")
-    for k in ("r", "lora_alpha"):
-        if not isinstance(config.get(k), (int, float)) or config[k] <= 0:
-            raise InputError(f"{path / CONFIG}: {k!r} missing or not a positive number")
+    for k, pattern in (("r", "rank_pattern"), ("lora_alpha", "alpha_pattern")):
+        values = [(k, config.get(k))] + [(f"{pattern}[{n!r}]", v) for n, v in _items(config.get(pattern))]
+        for what, v in values:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise InputError(f"{path / CONFIG}: {what} must be a positive finite number, not {v!r}")
+
+
+def _items(pattern: Any) -> list[tuple[str, Any]]:
+    return list(pattern.items()) if isinstance(pattern, dict) else []
 
 
 def _classify(path: Path, key: str) -> tuple[str, Literal["A", "B"], Literal["linear", "embedding"]]:
@@ -234,23 +230,16 @@ def _classify(path: Path, key: str) -> tuple[str, Literal["A", "B"], Literal["li
 
 def open_adapter(path: str | Path) -> Adapter:
     """Parse and check an adapter folder (config + safetensors header); no weights are read yet."""
-    from safetensors import SafetensorError, safe_open
-
-    p = check_adapter_dir(path)
+    p = check_adapter_dir(path)  # also: a readable header, floating-point tensors only
     config = _read_config(p)
     _check_config(p, config)
+    header, start = read_safetensors_header(p / WEIGHTS)
+    tensors = {k: v for k, v in header.items() if k != "__metadata__"}
     found: dict[str, dict[str, Any]] = {}
-    dtypes: set[str] = set()
-    try:
-        with safe_open(str(p / WEIGHTS), framework="np") as fh:  # validates the file; torch-free
-            for key in fh.keys():
-                stem, which, kind = _classify(p, key)
-                sl = fh.get_slice(key)
-                entry = found.setdefault(stem, {"kind": kind})
-                entry[which] = tuple(sl.get_shape())
-                dtypes.add(str(sl.get_dtype()))
-    except SafetensorError as e:
-        raise InputError(f"{p / WEIGHTS}: not a readable safetensors file ({e})") from None
+    for key, info in tensors.items():
+        stem, which, kind = _classify(p, key)
+        found.setdefault(stem, {"kind": kind})[which] = tuple(info["shape"])
+    dtypes = {info["dtype"] for info in tensors.values()}
     if not found:
         raise InputError(f"{p / WEIGHTS}: no LoRA tensors")
     modules = {}
@@ -265,28 +254,16 @@ def open_adapter(path: str | Path) -> Adapter:
         if not a[0] == b[1] == r:
             raise InputError(f"{p}: {name} has rank {a[0]}/{b[1]} in the weights but r={r} in {CONFIG}")
         modules[name] = LoraModule(name, stem, entry["kind"], r, alpha, scaling, out_features=b[0], in_features=a[1])
-    fingerprint = None
-    meta = p / "lorakit.json"
-    if meta.is_file():
-        try:
-            fingerprint = (json.loads(meta.read_text(encoding="utf-8")).get("base") or {}).get("fingerprint")
-        except (json.JSONDecodeError, AttributeError):
-            fingerprint = None
+    base = base_record(p)
     dtype = dtypes.pop() if len(dtypes) == 1 else "mixed"
-    header, start = read_header(p / WEIGHTS)
     spans = {k: (v["dtype"], tuple(v["shape"]), start + v["data_offsets"][0], start + v["data_offsets"][1])
-             for k, v in header.items() if k != "__metadata__"}
-    return Adapter(p, config, modules, dtype, (p / WEIGHTS).stat().st_size, fingerprint, spans=spans)
+             for k, v in tensors.items()}
+    return Adapter(p, config, modules, dtype, (p / WEIGHTS).stat().st_size, base.get("fingerprint"),
+                   base.get("weights_sha256"), spans=spans)
 
 
 def _read_config(p: Path) -> dict[str, Any]:
-    try:
-        config = json.loads((p / CONFIG).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{p / CONFIG}: invalid JSON ({e})") from None
-    if not isinstance(config, dict):
-        raise InputError(f"{p / CONFIG}: expected a JSON object")
-    return config
+    return read_json_object(p / CONFIG, "a PEFT adapter config")
 
 
 def check_mergeable(adapters: list[Adapter], allow_different_bases: bool = False) -> str | None:
@@ -296,7 +273,8 @@ def check_mergeable(adapters: list[Adapter], allow_different_bases: bool = False
         raise IncompatibleError(f"adapters of different base models ({', '.join(sorted(bases))}); "
                                 "pass --allow-different-bases if they are the same weights")
     prints = {a.fingerprint for a in adapters if a.fingerprint}
-    if len(prints) > 1 and not allow_different_bases:
+    weights = {a.weights_sha256 for a in adapters if a.weights_sha256}
+    if (len(prints) > 1 or len(weights) > 1) and not allow_different_bases:
         raise IncompatibleError("adapters trained on different base weights (lorakit.json base fingerprints differ)")
     seen: dict[str, tuple[Adapter, LoraModule]] = {}
     for a in adapters:

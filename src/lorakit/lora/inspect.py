@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lorakit.errors import UsageError
-from lorakit.runtime import ProgressEvent, ProgressFn, no_progress
+from lorakit.runtime import ProgressEvent, ProgressFn, finite_problems, no_progress
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -97,7 +97,7 @@ class InspectConfig:
     """How many leading singular values to list per module."""
 
     def validate(self) -> None:
-        problems = []
+        problems = finite_problems(self)
         if not self.adapters:
             problems.append("give at least one ADAPTER folder")
         if self.top < 0:

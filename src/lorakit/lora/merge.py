@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from lorakit.errors import IncompatibleError, UsageError
 from lorakit.io import atomic_dir, check_output, path_problems, write_json, provenance
-from lorakit.runtime import ProgressEvent, ProgressFn, jsonable, no_progress
+from lorakit.runtime import ProgressEvent, ProgressFn, finite_problems, jsonable, no_progress
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -291,7 +291,7 @@ class MergeConfig:
     force: bool = False
 
     def validate(self) -> None:
-        problems = []
+        problems = finite_problems(self)
         if self.method not in METHODS:
             problems.append(f"--method must be one of {', '.join(METHODS)}, not {self.method!r}")
         if not self.adapters:
@@ -370,6 +370,7 @@ def merge_adapters(cfg: MergeConfig, progress: ProgressFn = no_progress) -> Merg
 
     from lorakit.lora.adapters import WEIGHTS, TensorWriter, adapter_config, check_mergeable, module_union, open_adapter, write_config
     from lorakit.lora.merge_base import Update, merge_into_base
+    from lorakit.models.fingerprint import check_base
     from lorakit.models.load import check_model_dir
 
     # 1) checks before any work
@@ -380,6 +381,9 @@ def merge_adapters(cfg: MergeConfig, progress: ProgressFn = no_progress) -> Merg
         check_model_dir(cfg.into_base, "base model")
     adapters = [open_adapter(p) for p in cfg.adapters]
     base = check_mergeable(adapters, cfg.allow_different_bases)
+    if cfg.into_base is not None:
+        for a in adapters:
+            check_base(a.path, a.base_record, cfg.into_base, cfg.allow_different_bases)
     weights = cfg.resolved_weights()
     names = module_union(adapters)
     out_dtype = _dtype(cfg.dtype, adapters)

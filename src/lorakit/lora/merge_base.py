@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from lorakit.errors import IncompatibleError, InputError
-from lorakit.lora.adapters import SIZES, read_header
+from lorakit.io import SIZES, read_safetensors_header
 from lorakit.runtime import ProgressEvent, ProgressFn, no_progress
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class Buffers:
 def _write_shard(src: Path, dst: Path, updates: Mapping[str, Update], done: set[str], buffers: Buffers) -> None:
     import torch
 
-    header, start = read_header(src)
+    header, start = read_safetensors_header(src)
     meta = header.pop("__metadata__", None)
     names = sorted(header, key=lambda k: header[k]["data_offsets"][0])
     out_header: dict = {"__metadata__": meta} if meta else {}

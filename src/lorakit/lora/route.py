@@ -40,7 +40,7 @@ from lorakit.errors import IncompatibleError, UsageError
 from lorakit.evaluate.generate import generation_problems
 from lorakit.lora.adapters import WEIGHTS, Adapter, check_mergeable, module_union, open_adapter
 from lorakit.lora.select import SPANS
-from lorakit.runtime import ProgressFn, no_progress
+from lorakit.runtime import ProgressFn, finite_problems, no_progress
 
 if TYPE_CHECKING:
     import torch
@@ -70,6 +70,8 @@ class RoutingOptions:
     """lorahub: objective evaluations (the search budget, the start w = 0 included)."""
     seed: int = 0
     """lorahub: seed of the search."""
+    allow_different_base: bool = False
+    """Apply adapters whose lorakit.json records another base (their shapes must still fit)."""
 
 
 ROUTING_OPTIONS = tuple(RoutingOptions.__dataclass_fields__)
@@ -126,7 +128,7 @@ class RouteConfig(RoutingOptions):
         return problems
 
     def validate(self) -> None:
-        if problems := self.problems() + generation_problems(self):
+        if problems := finite_problems(self) + self.problems() + generation_problems(self):
             raise UsageError("; ".join(problems))
 
 
@@ -332,16 +334,14 @@ def _target(model: Any, name: str, adapters: list[Adapter]) -> Any:
 
 def open_library(cfg: RouteConfig) -> list[Adapter]:
     """Open and cross-check the adapters against each other and the base folder (no weights read)."""
-    from lorakit.lora.train import base_fingerprint
+    from lorakit.models.fingerprint import check_base
     from lorakit.models.load import check_model_dir
 
     base = check_model_dir(cfg.model)
     adapters = [open_adapter(p) for p in cfg.adapters]
-    check_mergeable(adapters)
-    own = base_fingerprint(base)
+    check_mergeable(adapters, cfg.allow_different_base)
     for a in adapters:
-        if a.fingerprint and a.fingerprint != own:
-            raise IncompatibleError(f"{a.path}: trained on other base weights than {base} (lorakit.json base fingerprint differs)")
+        check_base(a.path, a.base_record, base, cfg.allow_different_base)
         if kinds := sorted({m.name for m in a.modules.values() if m.kind != "linear"}):
             raise IncompatibleError(f"{a.path}: embedding LoRA on {kinds[0]}; route mixes linear-layer LoRAs only")
     return adapters
@@ -407,7 +407,8 @@ def _predict_lorahub(cfg: RouteConfig, model: Any, tok: Any, adapters: list[Adap
         combo.remove()
     if cfg.save_merged:
         merge_adapters(MergeConfig(adapters=[Path(a) for a in cfg.adapters], out=Path(cfg.save_merged), method="linear",
-                                   weights=found["weights"], seed=cfg.seed, force=cfg.force))
+                                   weights=found["weights"], seed=cfg.seed, force=cfg.force,
+                                   allow_different_bases=cfg.allow_different_base))
     return preds, [found] * len(prompts)
 
 

@@ -5,7 +5,6 @@ setup (check base, read data, PEFT model, optimizer) -> fit (training.fit) -> sa
 
 from __future__ import annotations
 
-import hashlib
 import random
 import warnings
 from dataclasses import asdict, dataclass
@@ -13,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from lorakit import checkpoints, distributed, training
-from lorakit.errors import UsageError
+from lorakit.errors import InputError, UsageError
 from lorakit.io import atomic_dir, read_jsonl
+from lorakit.models.fingerprint import HEADER_METHOD, WEIGHTS_METHOD, base_fingerprint, weights_sha256
 from lorakit.models.load import check_model_dir
-from lorakit.models.tokens import IGNORE_INDEX, encode_example
-from lorakit.runtime import ProgressFn, no_progress, resolve_device, seed_everything
+from lorakit.models.tokens import IGNORE_INDEX, char_limit, fit_example
+from lorakit.runtime import ProgressFn, finite_problems, no_progress, resolve_device, seed_everything
 
 COMMAND = "train-lora"
 MEGA_BATCH = 50
@@ -50,7 +50,7 @@ class LoraTrainConfig(training.RunOptions):
     checkpoint_every: int = 0
 
     def validate(self) -> None:
-        problems = training.schedule_problems(self)
+        problems = finite_problems(self) + training.schedule_problems(self)
         if self.rank < 1:
             problems.append(f"--rank must be at least 1, not {self.rank}")
         if self.alpha <= 0:
@@ -77,27 +77,33 @@ class LoraTrainResult:
     examples: int
     trainable_parameters: int
     fit: training.FitResult
+    truncated: int = 0
+    """Prompts cut from the left to fit the model's positions."""
 
     def summary(self) -> dict[str, Any]:
         return {"out": str(self.out), "examples": self.examples, "trainable_parameters": self.trainable_parameters,
-                **self.fit.summary()}
+                "truncated_prompts": self.truncated, **self.fit.summary()}
 
 
 # setup ------------------------------------------------------------------------------------------
 
 
-def base_fingerprint(base: Path) -> str:
-    """sha256 of config.json and of each safetensors header (tensor names, shapes, dtypes, offsets).
+def encode_records(tok: Any, records: list[dict[str, Any]], max_len: int | None, data: str
+                   ) -> tuple[list[tuple[list[int], list[int]]], int]:
+    """Every record as (ids, labels) within ``max_len``; how many prompts were cut from the left.
 
-    Fast for any model size (the weights themselves are not read), and changes whenever the
-    architecture or the checkpoint layout does.
+    A completion that alone fills the model's positions is refused (it would train on nothing).
     """
-    h = hashlib.sha256((base / "config.json").read_bytes())
-    for f in sorted(base.glob("*.safetensors")):
-        with f.open("rb") as fh:
-            size = int.from_bytes(fh.read(8), "little")
-            h.update(f.name.encode() + b"\0" + fh.read(min(size, 100_000_000)))
-    return h.hexdigest()
+    examples, truncated, limit = [], 0, char_limit(tok, max_len) if max_len else None
+    for i, r in enumerate(records, start=1):
+        try:
+            ids, labels, cut = fit_example(tok, r["prompt"], r["completion"], max_len, limit)
+        except ValueError as e:
+            raise InputError(f"{'<stdin>' if data == '-' else data}: record {i}: {e} (pass a larger --max-len "
+                             "only if the model has the positions)") from None
+        examples.append((ids, labels))
+        truncated += cut
+    return examples, truncated
 
 
 class LengthGroupedBatches:
@@ -180,7 +186,7 @@ def train_lora(cfg: LoraTrainConfig, progress: ProgressFn = no_progress) -> Lora
     # 2) data, model, optimizer
     model, tok = load_causal_lm(base, "cpu")
     max_len = cfg.max_len or getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
-    examples = [encode_example(tok, r["prompt"], r["completion"], max_len) for r in records]
+    examples, truncated = encode_records(tok, records, max_len, cfg.data)
     batches = LengthGroupedBatches(examples, cfg.batch_size, cfg.seed, tok.pad_token_id)
     seed_everything(cfg.seed)
     model = peft_model(model, cfg, base)
@@ -210,8 +216,9 @@ def train_lora(cfg: LoraTrainConfig, progress: ProgressFn = no_progress) -> Lora
             (tmp / "README.md").unlink(missing_ok=True)
             training.finish_run(tmp, COMMAND, asdict(cfg) | {"base": str(base)}, [cfg.data], cfg.seed, result,
                                 {"base": {"path": str(base), "fingerprint": spec.fingerprint["base_fingerprint"],
-                                          "fingerprint_method": "sha256(config.json + safetensors headers)"}})
+                                          "fingerprint_method": HEADER_METHOD, "weights_sha256": weights_sha256(base),
+                                          "weights_sha256_method": WEIGHTS_METHOD}})
         checkpoints.remove_checkpoint(cfg.out)
     distributed.barrier()
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return LoraTrainResult(Path(cfg.out), len(examples), n_trainable, result)
+    return LoraTrainResult(Path(cfg.out), len(examples), n_trainable, result, truncated)

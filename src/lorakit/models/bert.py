@@ -24,7 +24,7 @@ from lorakit.errors import UsageError
 from lorakit.io import atomic_dir
 from lorakit.models.bert_pairs import Batches, SentenceStore, check_pairs_possible, sentences
 from lorakit.models.encoder import encode_at, encoder_layers, positions_by_row
-from lorakit.runtime import ProgressFn, no_progress, resolve_device, seed_everything
+from lorakit.runtime import ProgressFn, finite_problems, no_progress, resolve_device, seed_everything
 
 COMMAND = "pretrain-bert"
 OBJECTIVES = ("mlm", "mlm+nsp", "mlm+sop")
@@ -72,7 +72,7 @@ class BertPretrainConfig(training.RunOptions, CorpusOptions):
     checkpoint_every: int = 1000
 
     def validate(self) -> None:
-        problems = training.schedule_problems(self) + self.corpus_problems()
+        problems = finite_problems(self) + training.schedule_problems(self) + self.corpus_problems()
         for name in ("layers", "hidden", "heads", "intermediate"):
             if getattr(self, name) < 1:
                 problems.append(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")

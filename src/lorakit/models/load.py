@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lorakit.errors import IncompatibleError, InputError
+from lorakit.io import FLOAT_DTYPES, read_safetensors_header
 
 if TYPE_CHECKING:
     import torch
@@ -23,8 +24,11 @@ def check_model_dir(path: str | Path, what: str = "model") -> Path:
         raise InputError(f"{p}: not a folder (expected a Hugging Face {what} folder)")
     if not (p / "config.json").is_file():
         raise InputError(f"{p}: not a Hugging Face {what} folder (no config.json)")
-    if not any(p.glob("*.safetensors")):
+    shards = sorted(p.glob("*.safetensors"))
+    if not shards:
         raise InputError(f"{p}: no *.safetensors weights (lorakit loads safetensors only)")
+    for f in shards:  # truncated files and absurd headers fail here, not inside from_pretrained
+        read_safetensors_header(f)
     return p
 
 
@@ -38,6 +42,12 @@ def check_adapter_dir(path: str | Path) -> Path:
         raise InputError(f"{p}: not a PEFT adapter folder (no adapter_config.json){hint}")
     if not (p / "adapter_model.safetensors").is_file():
         raise InputError(f"{p}: no adapter_model.safetensors (lorakit loads safetensors only)")
+    weights = p / "adapter_model.safetensors"
+    header, _ = read_safetensors_header(weights)
+    for name, info in header.items():
+        if name != "__metadata__" and info["dtype"] not in FLOAT_DTYPES:
+            raise InputError(f"{weights}: {name} has dtype {info['dtype']}; adapter tensors must be floating point "
+                             f"({'/'.join(FLOAT_DTYPES)})")
     return p
 
 
@@ -56,6 +66,7 @@ def load_tokenizer(path: str | Path) -> Any:
 
 def load_causal_lm(path: str | Path, device: "torch.device | str" = "cpu", dtype: "torch.dtype | None" = None) -> tuple[Any, Any]:
     """Load a local HF causal LM folder and its tokenizer, in eval mode on ``device``."""
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM
 
     p = check_model_dir(path)
@@ -64,7 +75,7 @@ def load_causal_lm(path: str | Path, device: "torch.device | str" = "cpu", dtype
         model = AutoModelForCausalLM.from_pretrained(
             str(p), local_files_only=True, use_safetensors=True, dtype=dtype or "float32"
         )
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, SafetensorError) as e:
         raise InputError(f"{p}: cannot load a causal LM ({str(e).splitlines()[0]})") from None
     return model.to(device).eval(), tok
 

@@ -25,7 +25,7 @@ from lorakit.data.corpus import (
 from lorakit.errors import InputError, UsageError
 from lorakit.io import STDIO, atomic_dir
 from lorakit.models.presets import PRESETS, LmShape, llama_config, resolve_shape
-from lorakit.runtime import ProgressFn, no_progress, resolve_device, seed_everything
+from lorakit.runtime import ProgressFn, finite_problems, no_progress, resolve_device, seed_everything
 
 COMMAND = "pretrain-lm"
 
@@ -59,7 +59,7 @@ class PretrainConfig(training.RunOptions, CorpusOptions):
     checkpoint_every: int = 1000
 
     def validate(self) -> None:
-        problems = training.schedule_problems(self) + self.corpus_problems()
+        problems = finite_problems(self) + training.schedule_problems(self) + self.corpus_problems()
         for name in ("block_size", "vocab_size"):
             if getattr(self, name) < 1:
                 problems.append(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")

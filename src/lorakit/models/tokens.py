@@ -16,14 +16,38 @@ def encode_example(tokenizer: Any, prompt: str, completion: str, max_len: int | 
     """``(input_ids, labels)``: prompt ids, then completion ids and EOS; loss on the completion only.
 
     The prompt is tokenised on its own, exactly as at generation time, so the model learns to
-    continue the very ids it will be given.
+    continue the very ids it will be given. Longer than ``max_len``: see ``fit_example``.
     """
-    p = encode_prompt(tokenizer, prompt)
+    if max_len is None:
+        ids, labels, _ = fit_example(tokenizer, prompt, completion, None)
+    else:
+        ids, labels, _ = fit_example(tokenizer, prompt, completion, max_len, char_limit(tokenizer, max_len))
+    return ids, labels
+
+
+def char_limit(tokenizer: Any, max_len: int) -> int:
+    """Characters of a prompt's end that hold at least ``max_len`` tokens (a piece spans at most
+    the longest vocabulary entry's length), so a huge prompt is never tokenised whole."""
+    return max_len * max(1, max(map(len, tokenizer.get_vocab()), default=1))
+
+
+def fit_example(tokenizer: Any, prompt: str, completion: str, max_len: int | None,
+                max_chars: int | None = None) -> tuple[list[int], list[int], bool]:
+    """``encode_example`` within ``max_len`` positions, and whether the prompt was cut.
+
+    The completion (the loss) is kept whole; the prompt is cut from the left (its first id kept
+    when it is BOS): only its end is tokenised (``max_chars``, from ``char_limit``). A completion
+    that leaves the prompt no position raises ValueError.
+    """
+    cut = max_chars is not None and len(prompt) > max_chars
+    p = encode_prompt(tokenizer, prompt[-max_chars:] if cut and max_chars else prompt)
     c = list(tokenizer(completion, add_special_tokens=False)["input_ids"])
     if tokenizer.eos_token_id is not None:
         c.append(tokenizer.eos_token_id)
-    ids = p + c
-    labels = [IGNORE_INDEX] * len(p) + c
-    if max_len is not None and len(ids) > max_len:
-        ids, labels = ids[:max_len], labels[:max_len]
-    return ids, labels
+    if max_len is not None and (cut or len(p) + len(c) > max_len):
+        keep = p[:1] if p and p[0] == tokenizer.bos_token_id else []
+        room = max_len - len(keep) - len(c)
+        if room < 1:
+            raise ValueError(f"the completion takes {len(c)} tokens, the model has {max_len} positions")
+        p, cut = keep + p[len(p) - min(room, len(p) - len(keep)):], True
+    return p + c, [IGNORE_INDEX] * len(p) + c, cut

@@ -18,6 +18,7 @@ from lorakit.errors import IncompatibleError, InputError, UsageError
 from lorakit.io import STDIO, iter_jsonl
 from lorakit.models.load import check_model_dir
 from lorakit.rescore.pll import VARIANTS
+from lorakit.runtime import finite_problems
 
 if TYPE_CHECKING:
     from lorakit.shard import ShardRun
@@ -45,7 +46,7 @@ class RescoreConfig:
     threads: int | None = None
 
     def validate(self) -> None:
-        problems = []
+        problems = finite_problems(self)
         if self.method not in METHODS:
             problems.append(f"--method must be one of {', '.join(METHODS)}, not {self.method!r}")
         if self.pll_variant not in VARIANTS:
@@ -66,6 +67,8 @@ def read_records(path: str) -> list[dict[str, Any]]:
         cands = r.get("candidates")
         if not isinstance(cands, list) or len(cands) < 2 or not all(isinstance(c, str) for c in cands):
             raise InputError(f"{name}:{i}: 'candidates' must be a list of at least two strings")
+        if empty := [j for j, c in enumerate(cands) if not c.strip()]:
+            raise InputError(f"{name}:{i}: candidate {empty[0]} is empty (every candidate needs text to score)")
         records.append(r)
     if not records:
         raise InputError(f"{name}: no records")
@@ -77,10 +80,10 @@ def load_scorer(path: str | Path, method: str, device: Any) -> tuple[Any, Any]:
     from transformers import BertForMaskedLM, BertForPreTraining
 
     from lorakit.models.load import load_tokenizer
-    from lorakit.io import read_json
+    from lorakit.io import read_json_object
 
     p = check_model_dir(path, "scorer")
-    arch = (read_json(p / "config.json").get("architectures") or ["?"])[0]
+    arch = (read_json_object(p / "config.json").get("architectures") or ["?"])[0]
     needs = ("BertForPreTraining",) if "nsp" in method else MLM_HEADS
     if arch not in needs:
         what = "next-sentence head" if "nsp" in method and arch in MLM_HEADS else "masked-LM head"
