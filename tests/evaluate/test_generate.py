@@ -25,3 +25,28 @@ def test_batched_equals_one_at_a_time(tiny_llama_dir):
     single = [_single(model, tok, p, 6) for p in prompts]
     assert batched == single
     assert len(set(len(p) for p in prompts)) > 1  # the batches really were padded
+
+
+def test_rows_stop_at_their_first_newline_with_the_same_predictions(tiny_llama_dir):
+    """A row ends once it has emitted a newline (eval keeps the first line): predictions equal the
+    unstopped one-at-a-time ones, and a batch whose rows have all ended generates no more."""
+    import torch
+
+    from lorakit.evaluate.generate import generate, newline_stop
+    from lorakit.models.load import load_causal_lm
+
+    model, tok = load_causal_lm(tiny_llama_dir)
+    newline = tok.encode("\n", add_special_tokens=False)[-1]
+    with torch.no_grad():  # make the newline likely enough that some rows emit it early
+        model.lm_head.weight[newline] = model.lm_head.weight.mean(0) + 4 * model.lm_head.weight.std(0)
+    prompts = [r["prompt"] for r in qa_records(24, seed=3)]
+    calls = []
+    hook = model.register_forward_hook(lambda *_: calls.append(1))
+    batched = generate(model, tok, prompts, batch_size=8, max_new_tokens=12)
+    hook.remove()
+    assert batched == [_single(model, tok, p, 12) for p in prompts]
+    assert "" in batched and any(len(p) > 3 for p in batched)  # rows ended at different steps
+    assert len(calls) < 3 * 12, len(calls)  # three batches of 8, one forward a step: some batch ended early
+    stop = newline_stop(tok)
+    flags = stop(torch.tensor([[5, newline], [newline, 5]]), None)
+    assert flags.tolist() == [True, False]

@@ -50,6 +50,20 @@ def clean_prediction(text: str) -> str:
     return text.split("\n", 1)[0].strip()
 
 
+def newline_stop(tokenizer: Any) -> Any:
+    """A ``StoppingCriteria``: a row is done once its last token holds a newline (only the first line
+    of a generation is kept, ``clean_prediction``), so a batch of short answers ends early."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class NewlineStop(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            last = input_ids[:, -1].tolist()
+            return torch.tensor(["\n" in tokenizer.decode([t]) for t in last], device=input_ids.device)
+
+    return NewlineStop()
+
+
 def generate(
     model: Any,
     tokenizer: Any,
@@ -73,6 +87,7 @@ def generate(
     encoded = [encode_prompt(tokenizer, p) for p in prompts]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     out: list[str] = [""] * len(prompts)
+    stop = [newline_stop(tokenizer)]
     done = 0
     for idx in batches([len(e) for e in encoded], batch_size):
         ids, mask = _left_pad([encoded[i] for i in idx], pad_id)
@@ -87,6 +102,7 @@ def generate(
                 num_beams=1,
                 pad_token_id=pad_id,
                 eos_token_id=tokenizer.eos_token_id,
+                stopping_criteria=stop,
                 **mixed,
             )
         for i, row in zip(idx, gen[:, input_ids.shape[1] :].tolist()):
