@@ -143,6 +143,23 @@ def interrupt_training_at(monkeypatch: Any, step: int) -> Any:
     return lambda: monkeypatch.setattr(training, "train_step", real)
 
 
+def sigint_at(step: int, train_step: Any) -> Any:
+    """``train_step`` that sends this process a real SIGINT on its ``step``-th call (1-based), as Ctrl-C
+    would: the step completes, then the loop stops."""
+    import os
+    import signal
+
+    calls = []
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == step:
+            os.kill(os.getpid(), signal.SIGINT)
+        return train_step(*args, **kwargs)
+
+    return interrupted
+
+
 def dead_pid() -> int:
     """The id of a process that has exited and been reaped (no process has it now)."""
     import subprocess

@@ -176,6 +176,9 @@ def data_sha256(items: Sequence[Any]) -> str:
 def deferred_sigint() -> Iterator[threading.Event]:
     """First Ctrl-C sets the event (the loop finishes its step and checkpoints); a second one aborts.
 
+    Installed whatever SIGINT handler the process had (``SIG_IGN`` included: a background job of a
+    non-interactive shell still checkpoints on ``kill -INT``); that handler is put back afterwards.
+
     Under a launcher every Ctrl-C only sets the event: torchrun forwards the terminal's SIGINT to
     processes that got it already, and they must all finish the same step before rank 0 saves
     (the launcher kills them if they take too long).

@@ -147,5 +147,28 @@ def test_into_base(pair, tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "full" / "tokenizer_config.json").is_file()
     meta = json.loads((tmp_path / "full" / "lorakit.json").read_text())
-    assert meta["merge"]["into_base"] == str(base)
+    assert meta["merge"]["into_base"] == str(base) and meta["merge"]["left_out"] == []
     AutoModelForCausalLM.from_pretrained(str(tmp_path / "full"))
+
+
+def test_into_base_copies_only_model_files(pair, tmp_path):
+    """Pickled weights, custom code and other files of the base stay out of the merged model, named."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    src, a, b = pair
+    base = _copy(src, tmp_path / "base")
+    for name in ("pytorch_model.bin", "modeling_x.py", "README.md"):
+        (base / name).write_bytes(b"not for the merged model")
+    (base / "extra").mkdir()
+    result = run(a, b, "--method", "cat", "--into-base", base, "--out", tmp_path / "full", "--json")
+    assert result.exit_code == 0, result.output
+    left_out = ["README.md", "extra/", "modeling_x.py", "pytorch_model.bin"]
+    assert json.loads(result.stdout)["left_out"] == left_out
+    assert "left out of" in result.stderr and "README.md, extra/, modeling_x.py, pytorch_model.bin" in result.stderr
+    full = tmp_path / "full"
+    assert json.loads((full / "lorakit.json").read_text())["merge"]["left_out"] == left_out
+    names = {f.name for f in full.iterdir()}
+    assert not names & {"pytorch_model.bin", "modeling_x.py", "README.md", "extra"}
+    assert names == {f.name for f in src.iterdir() if f.name != "lorakit.json"} | {"lorakit.json"}
+    AutoModelForCausalLM.from_pretrained(str(full), local_files_only=True)
+    assert AutoTokenizer.from_pretrained(str(full), local_files_only=True)("a b").input_ids

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from lorakit import checkpoints, training
 from lorakit.cli import app
+from lorakit.data.faithfulness import FaithfulnessConfig, generate
 from tests.helpers import corpus_lines
 
 runner = CliRunner()
@@ -202,3 +203,51 @@ def test_tokenizer_sample_bounds_the_tokenizer_corpus(corpus, tmp_path):
     assert sample.get_vocab() != whole.get_vocab()  # trained on ~10 of the 60 lines
     meta = json.loads((tmp_path / "some" / "lorakit.json").read_text())
     assert meta["options"]["tokenizer_sample"] == 0.0005
+
+
+NO_NETWORK = """
+import json, socket, sys
+
+calls = []
+def refuse(*args, **kwargs):
+    calls.append(repr(args[:2]))
+    raise OSError("network call in a test")
+socket.getaddrinfo = socket.create_connection = socket.socket.connect = socket.socket.connect_ex = refuse
+try:
+    socket.create_connection(("example.org", 80))
+except OSError:
+    pass
+guard_works, calls[:] = len(calls) == 1, []
+
+from typer.testing import CliRunner
+from lorakit.cli import app
+from lorakit.data.corpus import open_corpus
+
+folder, lm_args, bert_args = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+codes = [CliRunner().invoke(app, args).exit_code for args in (lm_args, bert_args)]
+import datasets
+datasets.Dataset.from_dict({"text": ["a b c", "d e f"]}).save_to_disk(folder)
+print(json.dumps({"guard_works": guard_works, "codes": codes, "rows": len(open_corpus(folder)), "calls": calls}))
+"""
+
+
+def test_local_corpora_make_no_network_call(corpus, tmp_path):
+    """With HF_*_OFFLINE unset (from the interpreter's start: datasets reads them on import) and every
+    socket connection refused, pretrain-lm on a text file, pretrain-bert on JSONL and a datasets folder
+    read without a connection attempt (datasets.load_dataset pinged the hub for its "text" builder)."""
+    import os
+    import subprocess
+    import sys
+
+    docs = generate(FaithfulnessConfig(lang="pl", corpus_mb=0.01, test_size=5))["corpus.txt"].splitlines()
+    (tmp_path / "bert.jsonl").write_text("".join(json.dumps({"text": d}) + "\n" for d in docs), encoding="utf-8")
+    lm = ["pretrain-lm", str(corpus), "--out", str(tmp_path / "lm"), "--steps", "1", "--vocab-size", "400", *FAST]
+    bert = ["pretrain-bert", str(tmp_path / "bert.jsonl"), "--out", str(tmp_path / "bert"), "--steps", "1",
+            "--layers", "1", "--hidden", "32", "--heads", "2", "--intermediate", "64", "--vocab-size", "400",
+            "--batch-size", "4", "--threads", "1", "--device", "cpu", "--quiet"]
+    env = {k: v for k, v in os.environ.items() if not (k.startswith("HF_") and k.endswith("_OFFLINE"))}
+    env.update(HF_HOME=str(tmp_path / "hf"), OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    done = subprocess.run([sys.executable, "-c", NO_NETWORK, str(tmp_path / "ds"), json.dumps(lm), json.dumps(bert)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == {"guard_works": True, "codes": [0, 0], "rows": 2, "calls": []}

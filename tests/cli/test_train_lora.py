@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from lorakit import checkpoints, training
 from lorakit.cli import app
-from tests.helpers import qa_records
+from tests.helpers import qa_records, sigint_at
+
+ROOT = Path(__file__).resolve().parents[2]
 
 runner = CliRunner()
 FAST = ["--epochs", "2", "--batch-size", "4", "--rank", "4", "--alpha", "8", "--threads", "1", "--device", "cpu", "--quiet"]
@@ -147,20 +150,53 @@ def test_bad_options(tiny_llama_dir, data, tmp_path):
 
 
 def test_real_sigint_finishes_the_step_then_checkpoints(tiny_llama_dir, data, tmp_path, monkeypatch):
-    import os
+    """A real SIGINT during step 2 checkpoints after it (exit 130); the handler the process had before
+    the run is back after it (a known one set here, not whatever the test process inherited)."""
     import signal
 
-    real, calls = training.train_step, []
+    def known(signum, frame):
+        raise KeyboardInterrupt
 
-    def sigint_at_2(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends: the step completes, then the loop stops
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(training, "train_step", sigint_at_2)
+    monkeypatch.setattr(training, "train_step", sigint_at(2, training.train_step))
     out = tmp_path / "o"
-    result = run(tiny_llama_dir, data, "--out", out, *FAST)
+    inherited = signal.signal(signal.SIGINT, known)
+    try:
+        result = run(tiny_llama_dir, data, "--out", out, *FAST)
+        assert signal.getsignal(signal.SIGINT) is known
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler if inherited is None else inherited)
     assert result.exit_code == 130 and "step 2/4" in result.output and "--resume" in result.output
     assert checkpoints.checkpoint_path(out).is_dir() and not out.exists()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+SIGINT_AT_STEP_2 = """
+import json, signal, sys
+from typer.testing import CliRunner
+from lorakit import training
+from lorakit.cli import app
+from tests.helpers import sigint_at
+
+training.train_step = sigint_at(2, training.train_step)
+before = signal.getsignal(signal.SIGINT)
+result = CliRunner().invoke(app, ["train-lora", *sys.argv[1:]])
+print(json.dumps({"before": str(before), "after": str(signal.getsignal(signal.SIGINT)),
+                  "exit_code": result.exit_code, "output": result.output}))
+"""
+
+
+def test_real_sigint_checkpoints_when_the_process_started_ignoring_it(tiny_llama_dir, data, tmp_path):
+    """Started with SIGINT ignored (a background job of a non-interactive shell, some CI and make
+    set-ups), lorakit still installs its handler for the run, then puts SIG_IGN back."""
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "o"
+    done = subprocess.run([sys.executable, "-c", SIGINT_AT_STEP_2, *map(str, [tiny_llama_dir, data, "--out", out, *FAST])],
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN), cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["before"] == result["after"] == str(signal.SIG_IGN)
+    assert result["exit_code"] == 130 and "step 2/4" in result["output"] and "--resume" in result["output"]
+    assert checkpoints.checkpoint_path(out).is_dir() and not out.exists()

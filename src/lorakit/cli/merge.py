@@ -68,3 +68,5 @@ def merge(
     err = summary["max_truncation_error"]
     log(f"wrote {out}: {method} of {len(adapters)} adapter(s), {result.modules} modules, rank {summary['rank']}"
         + (f", max relative truncation error {err:.3g}" if err is not None else "") + f", {result.seconds:.2f} s", quiet)
+    if result.left_out:
+        log(f"left out of {out} (not part of a model folder): {', '.join(result.left_out)}", quiet)

@@ -5,8 +5,9 @@ fields) or a local ``datasets`` folder (``save_to_disk``; its "text" column) int
 ``datasets.Dataset`` with one "text" row per document; ``tokenize_corpus`` adds the token ids
 with ``map(batched=True, num_proc=...)``. Files go through the Hugging Face cache (``cache_dir``,
 default the ``datasets`` cache, ``HF_DATASETS_CACHE``), so a second run over the same file reuses
-both. ``TokenStore`` then reads one document's ids at a time straight from the memory-mapped
-Arrow column, and ``pack_spans`` / ``EpochPlan`` keep a per-document index in numpy (a few bytes
+both. Only local readers are used (``Dataset.from_text``, ``load_from_disk``, never
+``load_dataset``), so reading a corpus makes no network call, whatever ``HF_*_OFFLINE`` say.
+``TokenStore`` then reads one document's ids at a time straight from the memory-mapped Arrow column, and ``pack_spans`` / ``EpochPlan`` keep a per-document index in numpy (a few bytes
 per document), so the memory a run needs does not grow with the corpus text.
 """
 
@@ -70,8 +71,8 @@ def _load_text(p: Path, cache_dir: str | None) -> Any:
     if p.stat().st_size == 0:  # datasets cannot build an empty split
         raise InputError(f"{p}: no text")
     try:
-        return datasets.load_dataset("text", data_files=str(p), cache_dir=cache_dir, split="train",
-                                     chunksize=READ_CHUNK)
+        # the text builder itself: load_dataset would first resolve "text" and ping the hub (unless HF_*_OFFLINE)
+        return datasets.Dataset.from_text(str(p), split="train", cache_dir=cache_dir, chunksize=READ_CHUNK)
     except Exception as e:  # datasets wraps the reader's errors in DatasetGenerationError
         cause: BaseException | None = e
         while cause is not None and not isinstance(cause, UnicodeDecodeError):

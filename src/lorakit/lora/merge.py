@@ -337,12 +337,14 @@ class MergeResult:
     truncation_errors: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     input_bytes: int = 0
+    left_out: list[str] = field(default_factory=list)
+    """``--into-base``: the base's files not copied into the model folder (see ``merge_base.MODEL_FILES``)."""
 
     def summary(self) -> dict[str, Any]:
         errs = list(self.truncation_errors.values())
         return {"out": str(self.out), "method": self.method, "weights": self.weights, "modules": self.modules,
                 "rank": max(self.ranks.values()), "max_truncation_error": max(errs) if errs else None,
-                "seconds": round(self.seconds, 3)}
+                "left_out": self.left_out, "seconds": round(self.seconds, 3)}
 
 
 def _dtype(name: str, adapters: Sequence["Adapter"]) -> str:
@@ -436,11 +438,11 @@ def merge_adapters(cfg: MergeConfig, progress: ProgressFn = no_progress) -> Merg
             writer.close()
             write_config(tmp, adapter_config(adapters[0].config, ranks, base, any(a.fan_in_fan_out for a in adapters)))
         else:
-            merge_into_base(Path(cfg.into_base), tmp, updates, progress)
+            result.left_out = merge_into_base(Path(cfg.into_base), tmp, updates, progress).left_out
         result.seconds = time.perf_counter() - start
         record = provenance(COMMAND, jsonable(asdict(cfg)), cfg.adapters, cfg.seed)
         record["merge"] = {"method": cfg.method, "weights": weights, "peft_compat": cfg.peft_compat,
-                           "into_base": str(cfg.into_base) if cfg.into_base else None,
+                           "into_base": str(cfg.into_base) if cfg.into_base else None, "left_out": result.left_out,
                            "base_model_name_or_path": base, "dtype": out_dtype,
                            "modules": {n: {"rank": ranks[n], **({"truncation_error": errors[n]} if n in errors else {})}
                                        for n in names}}

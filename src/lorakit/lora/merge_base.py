@@ -6,6 +6,9 @@ chunks, or, when an update applies to it, read whole (plain reads, no memory map
 reused for every weight, updated and written, so peak memory is the interpreter plus the merged
 factors plus three times the largest updated weight, never a shard or the model. ΔW = B A is added in float32 and cast back to the tensor's dtype; for
 ``fan_in_fan_out`` (GPT-2 ``Conv1D``) and embeddings the stored weight is ΔWᵀ's layout.
+Besides the shards only what a model folder needs is copied (``MODEL_FILES``: configs, the shard
+index, tokenizer files); everything else (pickled ``.bin`` weights, custom-code ``.py``, README…)
+is left out and named in the result.
 """
 
 from __future__ import annotations
@@ -24,6 +27,16 @@ from lorakit.runtime import ProgressEvent, ProgressFn, no_progress
 
 if TYPE_CHECKING:
     from torch import Tensor
+
+MODEL_FILES = frozenset({
+    "config.json", "generation_config.json", "model.safetensors.index.json",
+    # tokenizer files transformers 5 reads (fast, SentencePiece, BPE, WordPiece) and chat templates
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+    "tokenizer.model", "vocab.json", "merges.txt", "vocab.txt", "chat_template.jinja", "chat_template.json",
+})
+"""Files (besides the ``*.safetensors`` shards) copied from the base into a merged model folder."""
+MODEL_DIRS = frozenset({"additional_chat_templates"})
+"""Folders copied whole (transformers 5's named chat templates)."""
 
 TORCH_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16"}
 """Stored weight dtypes a merged update can be added to."""
@@ -116,12 +129,34 @@ def _copy_bytes(src: BinaryIO, dst: BinaryIO, n: int, path: Path) -> None:
         n -= len(chunk)
 
 
-def merge_into_base(base: Path, folder: Path, updates: Mapping[str, Update], progress: ProgressFn = no_progress) -> list[str]:
-    """Write base + ΔW into ``folder`` (being built): every file copied, shards rewritten; the shard names."""
-    shards = sorted(base.glob("*.safetensors"))
-    for f in base.iterdir():
-        if f.is_file() and f.suffix != ".safetensors" and f.name != "lorakit.json":
+@dataclass
+class IntoBaseResult:
+    shards: list[str]
+    """The rewritten shards' names."""
+    left_out: list[str]
+    """The base's other entries not copied (a folder's name ends in ``/``)."""
+
+
+def copy_model_files(base: Path, folder: Path) -> list[str]:
+    """Copy the base's ``MODEL_FILES`` and ``MODEL_DIRS`` into ``folder``; the names of what else is there
+    (shards and the base's own lorakit.json, which the output replaces, not counted)."""
+    left_out = []
+    for f in sorted(base.iterdir()):
+        if f.is_file() and (f.suffix == ".safetensors" or f.name == "lorakit.json"):
+            continue
+        if f.is_file() and f.name in MODEL_FILES:
             shutil.copy2(f, folder / f.name)
+        elif f.is_dir() and f.name in MODEL_DIRS:
+            shutil.copytree(f, folder / f.name)
+        else:
+            left_out.append(f.name + ("/" if f.is_dir() else ""))
+    return left_out
+
+
+def merge_into_base(base: Path, folder: Path, updates: Mapping[str, Update], progress: ProgressFn = no_progress) -> IntoBaseResult:
+    """Write base + ΔW into ``folder`` (being built): model files copied, shards rewritten."""
+    shards = sorted(base.glob("*.safetensors"))
+    left_out = copy_model_files(base, folder)
     done: set[str] = set()
     buffers = Buffers(updates)
     for i, shard in enumerate(shards, start=1):
@@ -131,4 +166,4 @@ def merge_into_base(base: Path, folder: Path, updates: Mapping[str, Update], pro
     if missing:
         raise IncompatibleError(f"{base}: no weight {missing[0]}.weight for the adapter's module "
                                 f"({len(missing)} missing; a tied or renamed weight?)")
-    return [s.name for s in shards]
+    return IntoBaseResult([s.name for s in shards], left_out)
