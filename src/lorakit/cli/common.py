@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from lorakit.errors import Interrupted, LorakitError
+from lorakit.errors import STDOUT_CLOSED, Interrupted, LorakitError
 from lorakit.runtime import ProgressEvent, ProgressFn, no_progress
 
 console = Console(stderr=True, highlight=False)
@@ -53,14 +54,20 @@ Resume = Annotated[bool, typer.Option("--resume", help="Continue from OUT.ckpt (
 
 
 def command(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a command: LorakitError -> one line on stderr + its exit code; Ctrl-C -> 130."""
+    """Wrap a command: LorakitError -> one line on stderr + its exit code; Ctrl-C -> 130; stdout
+    closed by its reader (``| head``) -> quiet exit 141."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+            return result
         except typer.Exit:
             raise
+        except BrokenPipeError:
+            _stdout_to_devnull()
+            raise typer.Exit(STDOUT_CLOSED) from None
         except LorakitError as e:
             console.print(f"[red]error:[/red] {e}", markup=True, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
@@ -74,6 +81,18 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout's file descriptor at devnull, so the flush at interpreter exit cannot fail
+    again (the Python docs' "Note on SIGPIPE"); stdout without a descriptor (tests) is left."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def log(message: str, quiet: bool = False) -> None:
