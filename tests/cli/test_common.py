@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
+
+import pytest
 
 from typer.testing import CliRunner
 
@@ -56,3 +60,23 @@ def test_broken_pipe_inside_a_command_is_exit_141_without_a_message(monkeypatch)
     monkeypatch.setattr("lorakit.shard.gather", closed)
     result = runner.invoke(app, ["gather", "x.jsonl"])
     assert result.exit_code == STDOUT_CLOSED and result.stderr == "", result.stderr
+
+
+# Outputs honour the umask ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_outputs_are_readable_as_the_umask_allows(tmp_path, mask):
+    shards = _gathered(tmp_path, n=10)
+    old = os.umask(mask)
+    try:
+        made = runner.invoke(app, ["gen-data", "twohop", "--out", str(tmp_path / "twohop"), "--familiar-couples", "10",
+                                   "--two-hop-examples", "6", "--new-per-split", "4", "--target", "3", "--quiet"])
+        gathered = runner.invoke(app, ["gather", str(shards), "--out", str(tmp_path / "all.jsonl"), "--quiet"])
+    finally:
+        os.umask(old)
+    assert made.exit_code == 0 and gathered.exit_code == 0, made.output + gathered.output
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [tmp_path / "twohop", *(tmp_path / "twohop").iterdir()]}
+    assert modes.pop("twohop") == 0o777 & ~mask
+    assert modes and set(modes.values()) == {0o666 & ~mask}, modes
+    assert stat.S_IMODE((tmp_path / "all.jsonl").stat().st_mode) == 0o666 & ~mask
