@@ -9,12 +9,25 @@ import subprocess
 import sys
 
 import pytest
-
+import typer
 from typer.testing import CliRunner
 
 from lorakit.cli import app
+from lorakit.data.faithfulness import PERTURBATIONS
+from lorakit.data.lang import LANGS
+from lorakit.data.minimal_pairs import TASKS as PAIR_TASKS
+from lorakit.data.twohop import TEST_TEMPLATES
 from lorakit.errors import STDOUT_CLOSED
+from lorakit.evaluate.run import COMPARES
+from lorakit.lora.merge import DTYPES, METHODS as MERGE_METHODS
+from lorakit.lora.route import METHODS as ROUTE_METHODS
+from lorakit.lora.select import SPANS
+from lorakit.models import OBJECTIVES, POSITION_INITS, TOKENIZER_TYPES
+from lorakit.models.presets import PRESETS
+from lorakit.rescore import METHODS as RESCORE_METHODS, VARIANTS
+from lorakit.runtime import DEVICES
 from lorakit.shard import Shard, write_sidecar
+from tests.cli.test_app import _leaf_commands
 
 runner = CliRunner()
 
@@ -80,3 +93,97 @@ def test_outputs_are_readable_as_the_umask_allows(tmp_path, mask):
     assert modes.pop("twohop") == 0o777 & ~mask
     assert modes and set(modes.values()) == {0o666 & ~mask}, modes
     assert stat.S_IMODE((tmp_path / "all.jsonl").stat().st_mode) == 0o666 & ~mask
+
+
+# Option values offered in --help and completions ---------------------------------------------
+
+
+CHOICES = [  # (command, option, the names its config validates)
+    ("pretrain-lm", "--preset", tuple(PRESETS)),
+    ("eval", "--route", ROUTE_METHODS),
+    ("eval", "--span", SPANS),
+    ("eval", "--metric", COMPARES),
+    ("merge", "--method", MERGE_METHODS),
+    ("merge", "--dtype", DTYPES),
+    ("pretrain-bert", "--tokenizer-type", TOKENIZER_TYPES),
+    ("pretrain-bert", "--objective", OBJECTIVES),
+    ("pretrain-bert", "--position-init", POSITION_INITS),
+    ("rescore", "--method", RESCORE_METHODS),
+    ("rescore", "--pll-variant", VARIANTS),
+    ("route", "--method", ROUTE_METHODS),
+    ("route", "--span", SPANS),
+    ("gen-data twohop", "--test-templates", TEST_TEMPLATES),
+    ("gen-data faithfulness", "--lang", LANGS),
+    ("gen-data faithfulness", "--perturbation", PERTURBATIONS),
+    ("gen-data minimal-pairs", "--task", PAIR_TASKS),
+    ("gen-data minimal-pairs", "--lang", LANGS),
+] + [(c, "--device", DEVICES) for c in ("pretrain-lm", "train-lora", "eval", "pretrain-bert", "rescore", "route")]
+
+
+def complete(words: str) -> list[str]:
+    """What bash completion offers for the command line ``words`` (the last word being typed)."""
+    env = {"_LORAKIT_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split(" ")) - 1)}
+    result = runner.invoke(app, [], prog_name="lorakit", env=env)
+    assert result.exit_code == 0, result.output
+    return result.stdout.split()
+
+
+@pytest.mark.parametrize("cmd,option,names", CHOICES, ids=[f"{c} {o}" for c, o, _ in CHOICES])
+def test_completion_offers_the_values(cmd, option, names):
+    assert complete(f"lorakit {cmd} {option} ") == list(names)
+    first = names[1][0]
+    assert complete(f"lorakit {cmd} {option} {first}") == [n for n in names if n.startswith(first)]
+
+
+@pytest.mark.parametrize("cmd,option,names", CHOICES, ids=[f"{c} {o}" for c, o, _ in CHOICES])
+def test_help_lists_the_values(cmd, option, names, monkeypatch):
+    monkeypatch.setattr("typer.rich_utils.MAX_WIDTH", 2000)  # no wrapping inside a value list
+    result = runner.invoke(app, [*cmd.split(), "--help"])
+    line = next(ln for ln in result.stdout.splitlines() if f" {option} " in ln)
+    assert "|".join(names) in line, line
+
+
+def test_every_device_option_offers_the_devices():
+    with_device = [path for path, cmd in _leaf_commands(typer.main.get_command(app), "lorakit")
+                   if any("--device" in p.opts for p in cmd.params)]
+    assert {p.removeprefix("lorakit ") for p in with_device} == {c for c, o, _ in CHOICES if o == "--device"}
+
+
+def test_the_bash_script_offers_the_values(tmp_path):
+    shim = tmp_path / "lorakit"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m lorakit "$@"\n')
+    shim.chmod(0o755)
+    script = ('source completions/lorakit.bash; COMP_WORDS=(lorakit rescore --method pll); COMP_CWORD=3; '
+              '_lorakit_completion lorakit; printf "%s\\n" "${COMPREPLY[@]}"')
+    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=60, check=True)
+    assert done.stdout.split() == ["pll", "pll+nsp"]
+
+
+def test_choices_reach_the_config_as_plain_strings(monkeypatch):
+    seen = []
+
+    def write(cfg, out, force):
+        seen.append(cfg)
+        return {"counts": {"test.jsonl": 0}, "tasks": {}}
+
+    monkeypatch.setattr("lorakit.data.minimal_pairs.write", write)
+    result = runner.invoke(app, ["gen-data", "minimal-pairs", "--out", "p", "--task", "agreement", "--task", "word-order",
+                                 "--lang", "ka", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert seen[0].tasks == ("agreement", "word-order") and seen[0].lang == "ka"
+    assert all(type(v) is str for v in (*seen[0].tasks, seen[0].lang))
+
+
+@pytest.mark.parametrize("args,option,bad", [
+    (["merge", "a", "--out", "m", "--method", "mean"], "--method", "mean"),
+    (["gen-data", "minimal-pairs", "--out", "p", "--task", "rhyme"], "--task", "rhyme"),
+    (["rescore", "s", "d.jsonl", "--device", "gpu"], "--device", "gpu"),
+])
+def test_other_values_are_refused_with_the_valid_ones(tmp_path, monkeypatch, args, option, bad):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    err = " ".join(result.stderr.replace("│", " ").split())
+    assert f"Invalid value for '{option}'" in err and f"'{bad}' is not one of" in err, err
+    assert list(tmp_path.iterdir()) == []

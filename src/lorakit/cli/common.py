@@ -8,21 +8,42 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 
 from lorakit.errors import STDOUT_CLOSED, Interrupted, LorakitError
-from lorakit.runtime import ProgressEvent, ProgressFn, no_progress
+from lorakit.runtime import DEVICES, ProgressEvent, ProgressFn, no_progress
 
 console = Console(stderr=True, highlight=False)
 
+
+# Options taking one of a fixed set of names ---------------------------------------------------
+def choice(values: Iterable[str]) -> Any:
+    """The type of an option that takes one of ``values``: `--help`, the README and completions
+    list them, and Typer refuses any other (exit 2); the value stays a str. Use it as
+    ``Annotated[choice(NAMES), typer.Option(...)]`` with NAMES the tuple the config validates."""
+    return Literal[tuple(values)]
+
+
+def choices(values: Iterable[str], *decls: str, **option: Any) -> Any:
+    """A repeatable option taking names among ``values`` (``choice`` for a list; ``option``: the
+    rest of its ``typer.Option``); its value is a list of str, or None when not given."""
+    names = StrEnum("Choice", {v: v for v in values})  # Typer takes no list of Literal
+
+    def as_str(given: list[StrEnum] | None) -> list[str] | None:
+        return None if given is None else [str(v) for v in given]
+
+    return Annotated[list[names] | None, typer.Option(*decls, callback=as_str, **option)]  # type: ignore[valid-type]
+
+
 # Shared options: declared once, the same meaning on every command --------------------------
-Device = Annotated[str, typer.Option("--device", help="auto|cpu|cuda|mps (auto: CUDA > MPS > CPU).")]
+Device = Annotated[choice(DEVICES), typer.Option("--device", help="auto: CUDA > MPS > CPU.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same result).")]
 Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
 OutFile = Annotated[

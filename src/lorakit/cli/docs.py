@@ -47,8 +47,14 @@ def _row(p: TyperArgument | TyperOption) -> str:
         name = (p.metavar or p.name or "") + ("..." if p.nargs != 1 else "")  # as --help shows it
     else:
         name = ", ".join([*p.opts, *p.secondary_opts])
-    helptext = (p.help or "").replace("|", "\\|")
-    return f"| `{name}` | {_default(p)} | {helptext} |"
+    helptext = (p.help or "") + _values(p)
+    return f"| `{name}` | {_default(p)} | {helptext.replace('|', chr(92) + '|')} |"
+
+
+def _values(p: TyperArgument | TyperOption) -> str:
+    """`` Values: `a`, `b`.`` for an option declared with choices (``common.choice``), else ''."""
+    names = p.type_descriptor.choices
+    return "" if not names else " Values: " + ", ".join(f"`{getattr(n, 'value', n)}`" for n in names) + "."
 
 
 def command_reference(app: typer.Typer) -> str:
