@@ -206,6 +206,13 @@ def run_cli(*args: Any) -> Any:
     return CliRunner().invoke(app, list(map(str, args)))
 
 
+def usage_error(result: Any) -> str:
+    """Typer's own usage error (a Rich box on stderr, e.g. a value not among an option's choices) as one line."""
+    import re
+
+    return " ".join(re.sub("[│╭╮╰╯─]", " ", result.stderr).split())
+
+
 def work_copy(library: Path, tmp_path: Path, monkeypatch: Any) -> Path:
     """A fresh copy of ``library`` as the current folder (test cases give relative paths); its path."""
     import shutil

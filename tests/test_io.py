@@ -1,4 +1,6 @@
 import json
+import os
+import stat
 
 import pytest
 from hypothesis import given, settings
@@ -140,3 +142,32 @@ def test_clean_stale_removes_dead_temps_restores_a_dead_replace_and_keeps_the_re
     old.mkdir()  # the output is in place: a dead replace's old folder is removed
     assert clean_stale(target) == 1 and not old.exists() and (target / "w").read_text() == "previous output"
     assert clean_stale(tmp_path / "missing" / "out") == 0
+
+
+@pytest.fixture(params=[0o022, 0o077], ids=["umask022", "umask077"])
+def umask(request):
+    old = os.umask(request.param)
+    yield request.param
+    os.umask(old)
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_atomic_outputs_honour_the_umask(tmp_path, umask):
+    with atomic_file(tmp_path / "f.jsonl") as tmp:
+        assert _mode(tmp) == 0o666 & ~umask  # already while it is written
+        tmp.write_text("{}\n")
+    with atomic_dir(tmp_path / "d") as tmp:
+        assert _mode(tmp) == 0o777 & ~umask
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "x.json").write_text("{}")
+    write_jsonl([{"a": 1}], tmp_path / "w.jsonl")
+    assert _mode(tmp_path / "f.jsonl") == _mode(tmp_path / "w.jsonl") == 0o666 & ~umask
+    assert _mode(tmp_path / "d") == _mode(tmp_path / "d" / "sub") == 0o777 & ~umask
+    assert _mode(tmp_path / "d" / "sub" / "x.json") == 0o666 & ~umask
+    # replacing keeps the same rule
+    with atomic_dir(tmp_path / "d", force=True):
+        pass
+    assert _mode(tmp_path / "d") == 0o777 & ~umask

@@ -47,6 +47,9 @@ class Interrupted(LorakitError):
     exit_code = 130
 
 
+STDOUT_CLOSED = 141
+"""stdout's reader went away (``lorakit … | head -1``): no message, 128 + SIGPIPE as ``cat`` gets."""
+
 EXIT_CODES: list[tuple[int, str]] = [
     (0, "Success."),
     (1, "Unexpected error (a bug: please report it with the `-v` traceback)."),
@@ -56,4 +59,5 @@ EXIT_CODES: list[tuple[int, str]] = [
     (IncompatibleError.exit_code, "Inputs that cannot be combined (different base, unsupported adapter)."),
     (TrainingError.exit_code, "Training failed (non-finite loss) or `--resume` found a mismatching checkpoint."),
     (Interrupted.exit_code, "Interrupted (Ctrl-C); training commands saved a checkpoint for `--resume`."),
+    (STDOUT_CLOSED, "stdout closed early by its reader (piped into `head -1`): nothing printed, the status `cat` gets (128 + SIGPIPE)."),
 ]

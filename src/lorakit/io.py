@@ -239,9 +239,27 @@ def _replace(tmp: Path, target: Path) -> None:
         os.replace(tmp, target)
 
 
+def _umask() -> int:
+    """The process's umask: read from /proc on Linux, else set and put back at once (racy only
+    against another thread creating a file at that moment)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | Path, force: bool = False) -> Iterator[Path]:
-    """Yield a temp path beside ``path``; on success rename it into place, on error delete it."""
+    """Yield a temp path beside ``path``; on success rename it into place, on error delete it.
+
+    The file gets the permissions a plain ``open`` would (0644 under umask 022), not mkstemp's 0600.
+    """
     target = Path(path)
     check_output(target, force)
     with _creating(target):
@@ -250,6 +268,7 @@ def atomic_file(path: str | Path, force: bool = False) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(name)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         yield tmp
         _replace(tmp, target)
     finally:
@@ -259,13 +278,18 @@ def atomic_file(path: str | Path, force: bool = False) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_dir(path: str | Path, force: bool = False) -> Iterator[Path]:
-    """Yield a temp folder beside ``path``; on success rename it into place, on error remove it."""
+    """Yield a temp folder beside ``path``; on success rename it into place, on error remove it.
+
+    The folder gets the permissions a plain ``mkdir`` would (0755 under umask 022), not mkdtemp's
+    0700; what is written inside keeps the usual ones.
+    """
     target = Path(path)
     check_output(target, force)
     with _creating(target):
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target, "tmp"), dir=target.parent))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
         _replace(tmp, target)
     finally:

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from lorakit.cli import app
 from lorakit.io import PROVENANCE, read_json, read_jsonl
+from tests.helpers import usage_error
 
 runner = CliRunner()
 SMALL = ["--familiar-couples", "10", "--two-hop-examples", "6", "--new-per-split", "4", "--target", "3"]
@@ -59,9 +60,10 @@ def test_existing_out_refused_then_force_replaces(tmp_path):
 
 def test_bad_knobs_exit_2_nothing_written(tmp_path):
     out = tmp_path / "twohop"
-    result = gen("--out", str(out), "--new-per-split", "0", "--familiar-couples", "5", "--test-templates", "odd")
-    assert result.exit_code == 2
-    assert "--new-per-split" in result.stderr and "--test-templates" in result.stderr
+    result = gen("--out", str(out), "--new-per-split", "0", "--familiar-couples", "5")
+    assert result.exit_code == 2 and "--new-per-split" in result.stderr
+    result = gen("--out", str(out), "--test-templates", "odd")
+    assert result.exit_code == 2 and "'odd' is not one of 'same', 'heldout'" in usage_error(result)
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 

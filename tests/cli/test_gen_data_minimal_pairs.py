@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from lorakit.cli import app
 from lorakit.io import PROVENANCE, read_json, read_jsonl
+from tests.helpers import usage_error
 
 runner = CliRunner()
 
@@ -56,14 +57,17 @@ def test_same_seed_same_bytes_and_force(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--task", "rhyme"], "--task must be among sentence-order, word-order, agreement, not rhyme"),
-    (["--lang", "de"], "--lang must be one of vi, pl, ka, not 'de'"),
+    (["--task", "rhyme"], "'rhyme' is not one of 'sentence-order', 'word-order', 'agreement'"),
+    (["--lang", "de"], "'de' is not one of 'vi', 'pl', 'ka'"),
     (["--test-size", "0"], "--test-size must be in [3, 1000000]"),
 ])  # fmt: skip
 def test_bad_options(tmp_path, args, message):
     result = gen(tmp_path / "x", *args)
     assert result.exit_code == 2, result.output
-    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    if message.startswith("--"):  # the config's check: one line
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    else:  # a value not among the option's choices: Typer's usage error
+        assert message in usage_error(result)
     assert not (tmp_path / "x").exists() and list(tmp_path.iterdir()) == []
 
 

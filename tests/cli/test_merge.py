@@ -114,7 +114,7 @@ def test_bad_inputs(kind, code, message, pair, tmp_path, make_tiny_model):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--method", "mean"], "--method must be one of"),
+    (["--method", "mean"], "Invalid value for '--method'"),
     (["--weights", "1,x"], "--weights must be comma-separated numbers"),
     (["--method", "ties"], "needs --density"),
     (["--method", "linear", "--weights", "1"], "--weights has 1 value(s) for 2"),

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from lorakit import checkpoints
 from lorakit.cli import app
 from lorakit.data.faithfulness import FaithfulnessConfig, generate
-from tests.helpers import interrupt_training_at
+from tests.helpers import interrupt_training_at, usage_error
 
 runner = CliRunner()
 TINY = ["--layers", "1", "--hidden", "32", "--heads", "2", "--intermediate", "64", "--max-seq-len", "128",
@@ -164,10 +164,11 @@ def test_bpe_tokenizer_and_sinusoidal_positions(corpus, tmp_path, monkeypatch):
         assert tok(line, add_special_tokens=False)["input_ids"] == sp.encode(line), line
     ids = tok(lines[0], lines[1])["input_ids"]
     assert ids[0] == tok.cls_token_id and ids.count(tok.sep_token_id) == 2 and tok.mask_token_id is not None
-    result = run(corpus, "--out", tmp_path / "bad", *TINY, "--tokenizer-type", "wordpiece", "--position-init", "rope",
-                 "--num-proc", "0", "--tokenizer-sample", "0")
-    assert result.exit_code == 2 and "--tokenizer-type must be one of unigram, bpe" in result.stderr
-    assert "--position-init must be one of random, sinusoidal" in result.stderr
+    result = run(corpus, "--out", tmp_path / "bad", *TINY, "--tokenizer-type", "wordpiece")
+    assert result.exit_code == 2 and "'wordpiece' is not one of 'unigram', 'bpe'" in usage_error(result)
+    result = run(corpus, "--out", tmp_path / "bad", *TINY, "--position-init", "rope")
+    assert result.exit_code == 2 and "'rope' is not one of 'random', 'sinusoidal'" in usage_error(result)
+    result = run(corpus, "--out", tmp_path / "bad", *TINY, "--num-proc", "0", "--tokenizer-sample", "0")
     assert "--num-proc must be at least 1" in result.stderr and "--tokenizer-sample must be positive" in result.stderr
     assert not (tmp_path / "bad").exists()
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from lorakit import checkpoints, training
 from lorakit.cli import app
 from lorakit.data.faithfulness import FaithfulnessConfig, generate
-from tests.helpers import corpus_lines
+from tests.helpers import corpus_lines, usage_error
 
 runner = CliRunner()
 FAST = ["--hidden", "32", "--layers", "1", "--heads", "2", "--batch-size", "4", "--block-size", "32",
@@ -160,8 +160,10 @@ def test_malformed_jsonl(tmp_path):
 
 
 def test_bad_options(corpus, tmp_path):
-    result = run(corpus, "--out", tmp_path / "o", "--preset", "huge", "--lr", "-1", *FAST)
-    assert result.exit_code == 2 and "--preset" in result.output and "--lr" in result.output
+    result = run(corpus, "--out", tmp_path / "o", "--preset", "huge", *FAST)
+    assert result.exit_code == 2 and "'huge' is not one of 'tiny', 'small'" in usage_error(result)
+    result = run(corpus, "--out", tmp_path / "o", "--lr", "-1", *FAST)
+    assert result.exit_code == 2 and "--lr" in result.output
     result = run(corpus, "--out", tmp_path / "o", "--num-proc", "0", "--tokenizer-sample", "0", *FAST)
     assert result.exit_code == 2 and "--num-proc must be at least 1" in result.output
     assert "--tokenizer-sample must be positive" in result.output

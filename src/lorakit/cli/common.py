@@ -5,23 +5,45 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 
-from lorakit.errors import Interrupted, LorakitError
-from lorakit.runtime import ProgressEvent, ProgressFn, no_progress
+from lorakit.errors import STDOUT_CLOSED, Interrupted, LorakitError
+from lorakit.runtime import DEVICES, ProgressEvent, ProgressFn, no_progress
 
 console = Console(stderr=True, highlight=False)
 
+
+# Options taking one of a fixed set of names ---------------------------------------------------
+def choice(values: Iterable[str]) -> Any:
+    """The type of an option that takes one of ``values``: `--help`, the README and completions
+    list them, and Typer refuses any other (exit 2); the value stays a str. Use it as
+    ``Annotated[choice(NAMES), typer.Option(...)]`` with NAMES the tuple the config validates."""
+    return Literal[tuple(values)]
+
+
+def choices(values: Iterable[str], *decls: str, **option: Any) -> Any:
+    """A repeatable option taking names among ``values`` (``choice`` for a list; ``option``: the
+    rest of its ``typer.Option``); its value is a list of str, or None when not given."""
+    names = StrEnum("Choice", {v: v for v in values})  # Typer takes no list of Literal
+
+    def as_str(given: list[StrEnum] | None) -> list[str] | None:
+        return None if given is None else [str(v) for v in given]
+
+    return Annotated[list[names] | None, typer.Option(*decls, callback=as_str, **option)]  # type: ignore[valid-type]
+
+
 # Shared options: declared once, the same meaning on every command --------------------------
-Device = Annotated[str, typer.Option("--device", help="auto|cpu|cuda|mps (auto: CUDA > MPS > CPU).")]
+Device = Annotated[choice(DEVICES), typer.Option("--device", help="auto: CUDA > MPS > CPU.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same result).")]
 Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
 OutFile = Annotated[
@@ -53,14 +75,20 @@ Resume = Annotated[bool, typer.Option("--resume", help="Continue from OUT.ckpt (
 
 
 def command(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a command: LorakitError -> one line on stderr + its exit code; Ctrl-C -> 130."""
+    """Wrap a command: LorakitError -> one line on stderr + its exit code; Ctrl-C -> 130; stdout
+    closed by its reader (``| head``) -> quiet exit 141."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+            return result
         except typer.Exit:
             raise
+        except BrokenPipeError:
+            _stdout_to_devnull()
+            raise typer.Exit(STDOUT_CLOSED) from None
         except LorakitError as e:
             console.print(f"[red]error:[/red] {e}", markup=True, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
@@ -74,6 +102,18 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout's file descriptor at devnull, so the flush at interpreter exit cannot fail
+    again (the Python docs' "Note on SIGPIPE"); stdout without a descriptor (tests) is left."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def log(message: str, quiet: bool = False) -> None:

@@ -11,54 +11,58 @@ import re
 import sys
 from pathlib import Path
 
-import click
 import typer
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 PROG = "lorakit"
 SHELLS = {"bash": "lorakit.bash", "zsh": "_lorakit", "fish": "lorakit.fish"}
 
 
-def _commands(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
+def commands(group: TyperGroup, prefix: str = PROG) -> list[tuple[str, typer.core.TyperCommand]]:
+    """Every command under ``group`` as (``lorakit gen-data twohop``, command): sub-apps walked down."""
     out = []
-    ctx = click.Context(group, info_name=prefix)
+    ctx = typer.Context(group, info_name=prefix)
     for name in group.list_commands(ctx):
         cmd = group.get_command(ctx, name)
         if cmd is None or cmd.hidden:
             continue
-        if isinstance(cmd, click.Group):
-            out += _commands(cmd, f"{prefix} {name}")
+        if isinstance(cmd, TyperGroup):
+            out += commands(cmd, f"{prefix} {name}")
         else:
             out.append((f"{prefix} {name}", cmd))
     return out
 
 
-def _default(p: click.Parameter) -> str:
-    if p.required or p.default is None or isinstance(p, click.Argument):
+def _default(p: TyperArgument | TyperOption) -> str:
+    if p.required or p.default is None or isinstance(p, TyperArgument):
         return ""
-    if isinstance(p, click.Option) and p.is_flag:
-        return "off" if not p.default else "on"
+    if p.is_flag:
+        return "on" if p.default else "off"
     d = p.default.value if hasattr(p.default, "value") else p.default
     return f"`{d}`"
 
 
-def _row(p: click.Parameter) -> str:
-    if isinstance(p, click.Argument):
-        name = p.human_readable_name + ("..." if p.nargs == -1 else "")
-        helptext = getattr(p, "help", "") or ""
+def _row(p: TyperArgument | TyperOption) -> str:
+    if isinstance(p, TyperArgument):
+        name = (p.metavar or p.name or "") + ("..." if p.nargs != 1 else "")  # as --help shows it
     else:
-        name = ", ".join(p.opts)
-        helptext = p.help or ""
-    helptext = helptext.replace("|", "\\|")
-    return f"| `{name}` | {_default(p)} | {helptext} |"
+        name = ", ".join([*p.opts, *p.secondary_opts])
+    helptext = (p.help or "") + _values(p)
+    return f"| `{name}` | {_default(p)} | {helptext.replace('|', chr(92) + '|')} |"
+
+
+def _values(p: TyperArgument | TyperOption) -> str:
+    """`` Values: `a`, `b`.`` for an option declared with choices (``common.choice``), else ''."""
+    names = p.type_descriptor.choices
+    return "" if not names else " Values: " + ", ".join(f"`{getattr(n, 'value', n)}`" for n in names) + "."
 
 
 def command_reference(app: typer.Typer) -> str:
-    root = typer.main.get_command(app)
     parts = []
-    for name, cmd in _commands(root, PROG):
-        ctx = click.Context(cmd, info_name=name)
+    for name, cmd in commands(typer.main.get_command(app)):
+        ctx = typer.Context(cmd, info_name=name)
         usage = " ".join(cmd.collect_usage_pieces(ctx))
-        params = [p for p in cmd.params if p.name not in ("help",)]
+        params = [p for p in cmd.params if p.name != "help"]
         parts += [f"### `{name}`", "", (cmd.help or "").strip().split("\n\n")[0], "",
                   "```", f"{name} {usage}", "```", "",
                   "| argument / option | default | meaning |", "|---|---|---|", *map(_row, params), ""]

@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import (AllowDifferentBase, Device, Force, GenBatchSize, Json, MaxNewTokens, Quiet, Seed, ShardOpt, Threads, Verbose, command,
-                               emit_json, main_process_only, progress)
+from lorakit.cli.common import (AllowDifferentBase, Device, Force, GenBatchSize, Json, MaxNewTokens, Quiet, Seed, ShardOpt, Threads, Verbose, choice,
+                               command, emit_json, main_process_only, progress)
 from lorakit.cli.render import results_table
-from lorakit.cli.routing import METHOD_HELP, Library, LorahubSteps, Shots, Span, Temperature, TopK
+from lorakit.evaluate.run import COMPARES
+from lorakit.cli.routing import METHOD_HELP, Library, Method, LorahubSteps, Shots, Span, Temperature, TopK
 
 
 @command
@@ -19,7 +20,7 @@ def eval_(
     data: Annotated[list[str] | None, typer.Argument(help="Prompt/completion JSONL file(s), one task each ('-' = stdin).", show_default=False)] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder: results.json, samples.jsonl, lorakit.json.")] = None,
     adapter: Annotated[list[str] | None, typer.Option("--adapter", help="PEFT adapter folder to apply (with --route: repeat, the library).", show_default=False)] = None,
-    route: Annotated[str | None, typer.Option("--route", help=f"Route over the --adapter library as `lorakit route --method` does. {METHOD_HELP}", show_default=False)] = None,
+    route: Annotated[Method | None, typer.Option("--route", help=f"Route over the --adapter library as `lorakit route --method` does. {METHOD_HELP}", show_default=False)] = None,
     top_k: TopK = 1,
     temperature: Temperature = 1.0,
     library: Library = None,
@@ -34,7 +35,7 @@ def eval_(
     max_new_tokens: MaxNewTokens = 16,
     limit: Annotated[int | None, typer.Option("--limit", help="Evaluate only the first N records of each task.")] = None,
     shard: ShardOpt = None,
-    metric: Annotated[str, typer.Option("--metric", help="exact: normalised strings; numeric: final numbers (after '####', else the last); auto: numeric for tasks whose targets all hold '#### n'.")] = "auto",
+    metric: Annotated[choice(COMPARES), typer.Option("--metric", help="exact: normalised strings; numeric: final numbers (after '####', else the last); auto: numeric for tasks whose targets all hold '#### n'.")] = "auto",
     device: Device = "auto",
     threads: Threads = None,
     force: Force = False,

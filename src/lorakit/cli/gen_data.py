@@ -6,11 +6,12 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import Force, Json, Out, Quiet, Seed, Verbose, command, emit_json, log
+from lorakit.cli.common import Force, Json, Out, Quiet, Seed, Verbose, choice, choices, command, emit_json, log
 from lorakit.data.faithfulness import PERTURBATIONS, FaithfulnessConfig
+from lorakit.data.lang import LANGS
 from lorakit.data.math import MathConfig
 from lorakit.data.minimal_pairs import TASKS as PAIR_TASKS, MinimalPairsConfig
-from lorakit.data.twohop import TwohopConfig
+from lorakit.data.twohop import TEST_TEMPLATES, TwohopConfig
 
 D = TwohopConfig()  # defaults live in the config only
 
@@ -32,7 +33,7 @@ def twohop(
     orgs: Annotated[int, typer.Option("--orgs", help="Organisations (employers).")] = D.orgs,
     repeat: Annotated[int, typer.Option("--repeat", help="Times each pretrain.txt line is repeated (then shuffled).")] = D.repeat,
     recall_size: Annotated[int, typer.Option("--recall-size", help="Most familiar single-hop facts in recall.jsonl.")] = D.recall_size,
-    test_templates: Annotated[str, typer.Option("--test-templates", help="same: test files use the first question template; heldout: the last one, never trained on.")] = D.test_templates,
+    test_templates: Annotated[choice(TEST_TEMPLATES), typer.Option("--test-templates", help="same: test files use the first question template; heldout: the last one, never trained on.")] = D.test_templates,
     force: Force = False,
     json: Json = False,
     quiet: Quiet = False,
@@ -59,10 +60,10 @@ F = FaithfulnessConfig()
 @command
 def faithfulness(
     out: Out,
-    lang: Annotated[str, typer.Option("--lang", help="vi (Vietnamese), pl (Polish) or ka (Georgian, Mkhedruli).")] = F.lang,
+    lang: Annotated[choice(LANGS), typer.Option("--lang", help="vi (Vietnamese), pl (Polish) or ka (Georgian, Mkhedruli).")] = F.lang,
     corpus_mb: Annotated[float, typer.Option("--corpus-mb", help="Size of corpus.txt (pretraining documents, none in the test set) in MB.")] = F.corpus_mb,
     test_size: Annotated[int, typer.Option("--test-size", help="Records in test.jsonl, spread evenly over the perturbation types.")] = F.test_size,
-    perturbation: Annotated[list[str] | None, typer.Option("--perturbation", help=f"Perturbation type(s) to use (repeatable; default all: {', '.join(PERTURBATIONS)}).")] = None,
+    perturbation: choices(PERTURBATIONS, "--perturbation", help="Perturbation type(s) to use (repeatable; default all).") = None,
     seed: Seed = 0,
     force: Force = False,
     json: Json = False,
@@ -122,8 +123,8 @@ P = MinimalPairsConfig()
 @command
 def minimal_pairs(
     out: Out,
-    task: Annotated[list[str] | None, typer.Option("--task", help=f"Minimal-pair task(s) (repeatable; default all: {', '.join(PAIR_TASKS)}): coherent vs shuffled document, sentence vs adjacent-word swap, correct vs broken agreement.")] = None,
-    lang: Annotated[str, typer.Option("--lang", help="vi (Vietnamese), pl (Polish) or ka (Georgian, Mkhedruli).")] = P.lang,
+    task: choices(PAIR_TASKS, "--task", help="Minimal-pair task(s) (repeatable; default all): coherent vs shuffled document, sentence vs adjacent-word swap, correct vs broken agreement.") = None,
+    lang: Annotated[choice(LANGS), typer.Option("--lang", help="vi (Vietnamese), pl (Polish) or ka (Georgian, Mkhedruli).")] = P.lang,
     test_size: Annotated[int, typer.Option("--test-size", help="Records in test.jsonl, spread evenly over the tasks.")] = P.test_size,
     seed: Seed = 0,
     force: Force = False,

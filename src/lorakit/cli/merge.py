@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import Force, Json, Out, Quiet, Seed, Verbose, command, emit_json, log, progress
+from lorakit.cli.common import Force, Json, Out, Quiet, Seed, Verbose, choice, command, emit_json, log, progress
 from lorakit.errors import UsageError
+from lorakit.lora.merge import DTYPES, METHODS
 
 Opt = typer.Option
 
@@ -38,11 +39,11 @@ def limit_threads(n: int) -> None:
 def merge(
     adapters: Annotated[list[Path], typer.Argument(help="PEFT adapter folders (safetensors).", show_default=False)],
     out: Out,
-    method: Annotated[str, Opt(help="uniform | linear | cat | task-arithmetic (alias svd) | ties | dare-linear | dare-ties | magnitude-prune.")] = "uniform",
+    method: Annotated[choice(METHODS), Opt(help="How to merge (svd: an alias of task-arithmetic).")] = "uniform",
     weights: Annotated[str | None, Opt(help="Comma-separated weights, one per adapter, negative allowed (default: 1/N for uniform/linear, 1 otherwise).")] = None,
     rank: Annotated[int | None, Opt(help="Target rank where the method re-factorises (default: the largest input rank).")] = None,
     density: Annotated[float | None, Opt(help="Fraction of entries kept by ties / dare-* / magnitude-prune.")] = None,
-    dtype: Annotated[str, Opt(help="Output dtype: auto (the inputs') | float32 | bfloat16 | float16.")] = "auto",
+    dtype: Annotated[choice(DTYPES), Opt(help="Output dtype (auto: the inputs').")] = "auto",
     peft_compat: Annotated[bool, Opt(help="Reproduce PEFT add_weighted_adapter's factor-space arithmetic (linear, ties, dare-*, magnitude-prune).")] = False,
     allow_different_bases: Annotated[bool, Opt("--allow-different-bases", "--allow-different-base", help="Merge adapters whose base_model_name_or_path or recorded base differ, or whose lorakit.json records another base than --into-base (shapes must still match).")] = False,
     into_base: Annotated[Path | None, Opt(help="Write a full model folder: this base (HF folder) + the merged update, streamed tensor by tensor.")] = None,

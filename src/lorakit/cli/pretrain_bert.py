@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import CacheDir, CheckpointEvery, Clip, Compile, Device, Epochs, Force, GradAccum, Json, LogFile, Lr, NumProc, Out, Quiet, Resume, Seed, Steps, Threads, TokenizerSample, Verbose, Warmup, WeightDecay, command, emit_json, log, main_process_only, progress
+from lorakit.cli.common import CacheDir, CheckpointEvery, Clip, Compile, Device, Epochs, Force, GradAccum, Json, LogFile, Lr, NumProc, Out, Quiet, Resume, Seed, Steps, Threads, TokenizerSample, Verbose, Warmup, WeightDecay, choice, command, emit_json, log, main_process_only, progress
+from lorakit.models import OBJECTIVES, POSITION_INITS, TOKENIZER_TYPES
 
 Opt = typer.Option
 
@@ -17,17 +18,17 @@ def pretrain_bert(
     corpus: Annotated[str, typer.Argument(help="Text file (one document per line), JSONL with a \"text\" field, a local datasets folder, or '-'.")],
     out: Out,
     vocab_size: Annotated[int, Opt(help="Pieces of the SentencePiece tokenizer (an error if the corpus supports fewer).")] = 4000,
-    tokenizer_type: Annotated[str, Opt(help="SentencePiece model: unigram, or bpe (keeps whole words on small or templated corpora).")] = "unigram",
+    tokenizer_type: Annotated[choice(TOKENIZER_TYPES), Opt(help="SentencePiece model: unigram, or bpe (keeps whole words on small or templated corpora).")] = "unigram",
     layers: Annotated[int, Opt(help="Transformer layers.")] = 4,
     hidden: Annotated[int, Opt(help="Hidden size.")] = 256,
     heads: Annotated[int, Opt(help="Attention heads (hidden must be a multiple).")] = 4,
     intermediate: Annotated[int, Opt(help="Feed-forward width.")] = 1024,
     dropout: Annotated[float, Opt(help="Hidden-layer dropout.")] = 0.1,
     attention_dropout: Annotated[float | None, Opt(help="Attention dropout (default: --dropout).")] = None,
-    objective: Annotated[str, Opt(help="mlm, mlm+nsp (next sentence) or mlm+sop (sentence order).")] = "mlm+nsp",
+    objective: Annotated[choice(OBJECTIVES), Opt(help="mlm, mlm+nsp (next sentence) or mlm+sop (sentence order).")] = "mlm+nsp",
     max_seq_len: Annotated[int, Opt(help="Tokens per sentence pair, [CLS]/[SEP] included (also the position limit).")] = 128,
     whole_word_masking: Annotated[bool, Opt(help="Mask every piece of a chosen word.")] = False,
-    position_init: Annotated[str, Opt(help="Position embeddings' start values: random (BERT's) or sinusoidal (the transformer's sine table; copying from segment A was learned sooner on the demo).")] = "random",
+    position_init: Annotated[choice(POSITION_INITS), Opt(help="Position embeddings' start values: random (BERT's) or sinusoidal (the transformer's sine table; copying from segment A was learned sooner on the demo).")] = "random",
     mask_prob: Annotated[float, Opt(help="Fraction of tokens to predict (80 % [MASK], 10 % random, 10 % kept).")] = 0.15,
     group_by_length: Annotated[bool, Opt(help="Batch sentence pairs of like length (sorted within windows of 64 batches; less padding).")] = False,
     tokenizer_sample: TokenizerSample = 32.0,

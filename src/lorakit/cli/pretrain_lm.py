@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import CacheDir, CheckpointEvery, Clip, Compile, Device, Epochs, Force, GradAccum, Json, LogFile, Lr, NumProc, Out, Quiet, Resume, Seed, Steps, Threads, TokenizerSample, Verbose, Warmup, WeightDecay, command, emit_json, log, main_process_only, progress
+from lorakit.cli.common import CacheDir, CheckpointEvery, Clip, Compile, Device, Epochs, Force, GradAccum, Json, LogFile, Lr, NumProc, Out, Quiet, Resume, Seed, Steps, Threads, TokenizerSample, Verbose, Warmup, WeightDecay, choice, command, emit_json, log, main_process_only, progress
+from lorakit.models.presets import PRESETS
 
 Opt = typer.Option
 
@@ -16,7 +17,7 @@ Opt = typer.Option
 def pretrain_lm(
     corpus: Annotated[str, typer.Argument(help="Text file (one document per line), JSONL with a \"text\" field, a local datasets folder (save_to_disk; its \"text\" column), or '-' for stdin.")],
     out: Out,
-    preset: Annotated[str, Opt(help="Model shape: tiny (hidden 128, 4 layers, 4 heads) or small (hidden 256, 6 layers, 8 heads).")] = "tiny",
+    preset: Annotated[choice(PRESETS), Opt(help="Model shape: tiny (hidden 128, 4 layers, 4 heads) or small (hidden 256, 6 layers, 8 heads).")] = "tiny",
     layers: Annotated[int | None, Opt(help="Override the preset's number of layers.")] = None,
     hidden: Annotated[int | None, Opt(help="Override the preset's hidden size (MLP width scales with it).")] = None,
     heads: Annotated[int | None, Opt(help="Override the preset's attention heads.")] = None,

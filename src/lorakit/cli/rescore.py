@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import Device, Force, Json, OutFile, Quiet, ShardOpt, Threads, Verbose, command, emit_json, log, main_process_only
+from lorakit.cli.common import Device, Force, Json, OutFile, Quiet, ShardOpt, Threads, Verbose, choice, command, emit_json, log, main_process_only
+from lorakit.rescore import METHODS, VARIANTS
 
 Opt = typer.Option
 
@@ -16,8 +17,8 @@ def rescore(
     scorer: Annotated[str, typer.Argument(help="BERT folder (from pretrain-bert, or any BertForPreTraining/BertForMaskedLM).")],
     data: Annotated[str, typer.Argument(help="JSONL with 'source' and 'candidates' (a list of ≥ 2 strings); '-' = stdin.")],
     out: OutFile = None,
-    method: Annotated[str, Opt(help="pll (pseudo-log-likelihood of the candidate given the source), nsp (log P(IsNext)) or pll+nsp (sum).")] = "pll",
-    pll_variant: Annotated[str, Opt(help="original (mask one token) or within-word (also mask the word's later pieces).")] = "original",
+    method: Annotated[choice(METHODS), Opt(help="pll (pseudo-log-likelihood of the candidate given the source), nsp (log P(IsNext)) or pll+nsp (sum).")] = "pll",
+    pll_variant: Annotated[choice(VARIANTS), Opt(help="original (mask one token) or within-word (also mask the word's later pieces).")] = "original",
     contrast: Annotated[bool, Opt(help="Subtract the candidate's PLL without the source (cancels plain fluency).")] = False,
     batch_size: Annotated[int | None, Opt(help="Masked copies per forward pass (default: 32 on the CPU, 256 on an accelerator).", show_default=False)] = None,
     shard: ShardOpt = None,

@@ -8,7 +8,7 @@ import typer
 
 from lorakit.cli.common import (AllowDifferentBase, Device, Force, GenBatchSize, Json, MaxNewTokens, OutFile, Quiet, Seed, ShardOpt, Threads, Verbose,
                                command, emit_json, log, main_process_only, progress)
-from lorakit.cli.routing import METHOD_HELP, Adapters, Library, LorahubSteps, Shots, Span, Temperature, TopK
+from lorakit.cli.routing import METHOD_HELP, Adapters, Method, Library, LorahubSteps, Shots, Span, Temperature, TopK
 
 Opt = typer.Option
 
@@ -18,7 +18,7 @@ def route(
     model: Annotated[str, typer.Argument(help="Base model folder (HF causal LM).", show_default=False)],
     data: Annotated[str, typer.Argument(help="Prompt/completion JSONL ('-' = stdin).", show_default=False)],
     adapter: Adapters = None,
-    method: Annotated[str, Opt(help=METHOD_HELP)] = "arrow",
+    method: Annotated[Method, Opt(help=METHOD_HELP)] = "arrow",
     top_k: TopK = 1,
     temperature: Temperature = 1.0,
     library: Library = None,

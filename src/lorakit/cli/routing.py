@@ -6,6 +6,11 @@ from typing import Annotated
 
 import typer
 
+from lorakit.cli.common import choice
+from lorakit.lora.route import METHODS
+from lorakit.lora.select import SPANS
+
+Method = choice(METHODS)
 METHOD_HELP = ("arrow: per-token top-k routing on prototypes; output-average: every adapter, LoRA outputs averaged; "
                "min-entropy / centroid: per example, the adapter with the lowest prompt entropy / the prompt nearest "
                "its Arrow prototypes (mixed-adapter batches); lorahub: weights searched on --shots, then merged.")
@@ -16,4 +21,4 @@ Temperature = Annotated[float, typer.Option("--temperature", help="Arrow: softma
 Library = Annotated[str | None, typer.Option("--library", help="Folder caching Arrow prototypes (default: arrow_prototypes.safetensors beside each adapter).")]
 Shots = Annotated[str | None, typer.Option("--shots", help="lorahub: few-shot prompt/completion JSONL the weights are fitted on.", show_default=False)]
 LorahubSteps = Annotated[int, typer.Option("--lorahub-steps", help="lorahub: objective evaluations (search budget).")]
-Span = Annotated[str, typer.Option("--span", help="min-entropy / centroid: score the prompt's last position (where the answer starts) or `prompt`: the mean over all its positions.")]
+Span = Annotated[choice(SPANS), typer.Option("--span", help="min-entropy / centroid: score the prompt's last position (where the answer starts) or `prompt`: the mean over all its positions.")]

@@ -22,14 +22,12 @@ from lorakit import checkpoints, distributed, training
 from lorakit.data.corpus import CorpusOptions, iter_texts, open_corpus, sample_texts, tokenize_sentences
 from lorakit.errors import UsageError
 from lorakit.io import atomic_dir
+from lorakit.models import OBJECTIVES, POSITION_INITS, TOKENIZER_TYPES
 from lorakit.models.bert_pairs import Batches, SentenceStore, check_pairs_possible, sentences
 from lorakit.models.encoder import encode_at, encoder_layers, positions_by_row
 from lorakit.runtime import ProgressFn, finite_problems, no_progress, resolve_device, seed_everything
 
 COMMAND = "pretrain-bert"
-OBJECTIVES = ("mlm", "mlm+nsp", "mlm+sop")
-TOKENIZER_TYPES = ("unigram", "bpe")
-POSITION_INITS = ("random", "sinusoidal")
 MASK_TOKEN = "[MASK]"
 CLS_TOKEN, SEP_TOKEN = "<s>", "</s>"
 

@@ -18,9 +18,9 @@ from typing import Any, Literal
 import torch
 
 from lorakit.models.encoder import Layer, encode_at, encoder_layers
+from lorakit.rescore import VARIANTS
 
 Variant = Literal["original", "within-word"]
-VARIANTS = ("original", "within-word")
 
 
 @dataclass

@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING, Any
 from lorakit.errors import IncompatibleError, InputError, UsageError
 from lorakit.io import STDIO, iter_jsonl
 from lorakit.models.load import check_model_dir
-from lorakit.rescore.pll import VARIANTS
+from lorakit.rescore import METHODS, VARIANTS
 from lorakit.runtime import finite_problems
 
 if TYPE_CHECKING:
     from lorakit.shard import ShardRun
 
-METHODS = ("pll", "nsp", "pll+nsp")
 CPU_ROWS = 32
 """Default masked copies per forward on the CPU: small batches keep a layer's activations in cache
 (bench/rescore.py: 32 rows ran about 1.4x faster than 256 with one thread)."""
