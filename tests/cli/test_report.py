@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from typer.testing import CliRunner
 
 from lorakit.cli import app
@@ -63,3 +65,26 @@ def test_report_pairwise_accuracy_best_and_typology(tmp_path):
     assert lines[-1] == "Pairwise accuracy, % of examples; the best run per column in bold."
     result = runner.invoke(app, ["report", faith("only", 0.6, 0.7), "--best", "--quiet"])
     assert "| only | 60.0 | 70.0 |" in result.stdout  # one run: nothing to compare
+
+
+def test_report_aggregate_mean_and_min_max_per_run_name(tmp_path):
+    """Rows of one name (one run over several seeds) become one: mean (min–max), bridge cells too."""
+    specs = []
+    for seed, (em, bridge) in enumerate([(0.7, 1.0), (0.8, 0.9), (0.9, 1.0)]):
+        folder = tmp_path / f"s{seed}" / "mixed"
+        folder.mkdir(parents=True)
+        res = {"results": {"test_F_bridge": {"exact_match,none": em, "bridge_match,none": bridge},
+                           "recall": {"exact_match,none": 0.5 + seed / 10}}}
+        (folder / "results.json").write_text(json.dumps(res))
+        specs.append(str(folder))
+    base = _results(tmp_path / "s0" / "base", {"recall": 0.9})
+    result = runner.invoke(app, ["report", str(base), *specs, "--aggregate", "--quiet"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "| run | recall | test_F_bridge |"
+    assert lines[2] == "| base | 90.0 | – |"  # one run: no spread to show
+    assert lines[3] == "| mixed | 60 (50–70) | 80 (70–90) / 97 (90–100) |"
+    assert "Each cell: the mean over the runs of that name (min–max)." in result.stdout
+    result = runner.invoke(app, ["report", *specs, "--aggregate", "--json", "--quiet"])
+    row = json.loads(result.stdout)["rows"][0]
+    assert row["test_F_bridge"] == pytest.approx(0.8) and row["min_max"]["test_F_bridge:bridge"] == [0.9, 1.0]

@@ -16,6 +16,7 @@ def report(
     tasks: Annotated[str | None, typer.Option("--tasks", help="Comma-separated task columns, in order (default: all).")] = None,
     title: Annotated[str | None, typer.Option("--title", help="Markdown heading.")] = None,
     best: Annotated[bool, typer.Option("--best", help="Mark each column's best run (bold in markdown).")] = False,
+    aggregate: Annotated[bool, typer.Option("--aggregate", help="One row per run name (e.g. over seeds): the mean and min–max of each cell.")] = False,
     out: Annotated[str | None, typer.Option("--out", "-o", help="Markdown file ('-' or absent: stdout).")] = None,
     force: Force = False,
     json: Json = False,
@@ -23,12 +24,13 @@ def report(
     verbose: Verbose = False,
 ) -> None:
     """Compare eval runs side by side: markdown on stdout (or --out), a table on stderr."""
-    from lorakit.evaluate.report import as_json, best as column_best, cell, columns, load_rows, markdown, parse_run
+    from lorakit.evaluate.report import (aggregate as by_name, as_json, best as column_best, cell, columns, load_rows,
+                                         markdown, parse_run)
     from lorakit.io import STDIO, atomic_file, check_output, check_paths
 
     check_paths({"--out": out}, {"RUNS": [parse_run(r)[1] for r in runs]})
     check_output(out, force, stdio=True)
-    rows = load_rows(runs)
+    rows = by_name(load_rows(runs)) if aggregate else load_rows(runs)
     cols = columns(rows, tasks.split(",") if tasks else None)
     if not quiet:
         table = Table("run", *cols, title=title)

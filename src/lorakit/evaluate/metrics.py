@@ -26,6 +26,18 @@ def exact_match(prediction: str, target: str) -> bool:
     return normalize(prediction) == normalize(target)
 
 
+def final_match(prediction: str, answer: str) -> bool:
+    """The prediction's last words are the answer's (normalised): a spoken chain scored on its final answer."""
+    want, words = normalize(answer).split(), normalize(prediction).split()
+    return bool(want) and words[-len(want):] == want
+
+
+def first_match(prediction: str, entity: str) -> bool:
+    """The prediction's first words are ``entity``'s (normalised): the bridge entity named first."""
+    want = normalize(entity).split()
+    return bool(want) and normalize(prediction).split()[: len(want)] == want
+
+
 def extract_number(text: str) -> Decimal | None:
     """The answer of a solution: the first number after the last ``####``, else the last number.
 

@@ -1,7 +1,8 @@
 """Side-by-side tables of several ``results.json`` files (one row per run, one column per task).
 
 A task's score is its exact match (generation tasks) or its pairwise accuracy (faithfulness,
-minimal pairs); a results file's typology block (``eval --task faithfulness|minimal-pairs``)
+minimal pairs); a bridge task (``bridge_match`` beside its exact match, ``eval`` on records with a
+``bridge``) shows both, "final answer / bridge entity"; a results file's typology block (``eval --task faithfulness|minimal-pairs``)
 follows the table, taken from the first run that has one.
 """
 
@@ -16,6 +17,7 @@ from lorakit.io import read_json
 
 
 METRICS = {"exact_match,none": "exact match", "acc,none": "pairwise accuracy"}
+BRIDGE = "bridge_match,none"
 TYPOLOGY = {"tokens_per_word": ("tokens/word", ".2f"), "type_token_ratio": ("type/token", ".3f"),
             "mean_word_length": ("word length", ".2f")}
 
@@ -26,6 +28,10 @@ class Row:
     scores: dict[str, float]
     """task -> exact match or pairwise accuracy, in [0, 1]."""
     metrics: set[str] = field(default_factory=set)
+    bridge: dict[str, float] = field(default_factory=dict)
+    """task -> share of predictions naming the bridge entity first (bridge tasks only)."""
+    spread: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """With ``aggregate``: task (and ``task:bridge``) -> (min, max) over the runs of one name."""
     typology: dict[str, dict[str, float]] = field(default_factory=dict)
     """language -> typology figures (``TYPOLOGY``)."""
 
@@ -55,11 +61,33 @@ def load_rows(specs: list[str]) -> list[Row]:
                     row.scores[task] = float(value)
                     row.metrics.add(METRICS[metric])
                     break
+            if isinstance(r, dict) and isinstance(r.get(BRIDGE), (int, float)):
+                row.bridge[task] = float(r[BRIDGE])
         typology = data.get("typology")
         if isinstance(typology, dict):
             row.typology = {lang: t for lang, t in typology.items() if isinstance(t, dict)}
         rows.append(row)
     return rows
+
+
+def aggregate(rows: list[Row]) -> list[Row]:
+    """One row per run name (e.g. the same run over several seeds): each cell the mean over the runs
+    that have it, with its (min, max) in ``spread`` where there are several; rows in order of first appearance."""
+    groups: dict[str, list[Row]] = {}
+    for r in rows:
+        groups.setdefault(r.name, []).append(r)
+    out = []
+    for name, group in groups.items():
+        row = Row(name, {}, set().union(*(r.metrics for r in group)), typology=group[0].typology)
+        for key, source, into in (("", "scores", row.scores), (":bridge", "bridge", row.bridge)):
+            tasks = dict.fromkeys(t for r in group for t in getattr(r, source))
+            for task in tasks:
+                values = [getattr(r, source)[task] for r in group if task in getattr(r, source)]
+                into[task] = sum(values) / len(values)
+                if len(values) > 1:
+                    row.spread[task + key] = (min(values), max(values))
+        out.append(row)
+    return out
 
 
 def columns(rows: list[Row], tasks: list[str] | None = None) -> list[str]:
@@ -84,8 +112,17 @@ def cell(row: Row, task: str, mark: float | None = None, bold: tuple[str, str] =
     """The score in %; wrapped in ``bold`` when it equals ``mark`` (the column's best)."""
     if task not in row.scores:
         return "–"
-    text = f"{100 * row.scores[task]:.1f}"
-    return f"{bold[0]}{text}{bold[1]}" if mark is not None and row.scores[task] == mark else text
+    text = _figure(row, task, row.scores[task])
+    text = f"{bold[0]}{text}{bold[1]}" if mark is not None and row.scores[task] == mark else text
+    return f"{text} / {_figure(row, task + ':bridge', row.bridge[task])}" if task in row.bridge else text
+
+
+def _figure(row: Row, key: str, value: float) -> str:
+    """"73.3", or aggregated "73 (70–77)": the mean and the min–max over the runs, in whole %."""
+    if key not in row.spread:
+        return f"{100 * value:.1f}"
+    lo, hi = row.spread[key]
+    return f"{100 * value:.0f} ({100 * lo:.0f}–{100 * hi:.0f})"
 
 
 def typology_lines(rows: list[Row]) -> list[str]:
@@ -107,10 +144,20 @@ def markdown(rows: list[Row], cols: list[str], title: str | None = None, mark_be
     lines += ["| " + r.name + " | " + " | ".join(cell(r, c, marks[c]) for c in cols) + " |" for r in rows]
     metrics = sorted({m for r in rows for m in r.metrics}) or ["exact match"]
     note = " or ".join(metrics).capitalize() + ", % of examples" + ("; the best run per column in bold." if mark_best else ".")
+    if any(r.spread for r in rows):
+        note += " Each cell: the mean over the runs of that name (min–max)."
     lines += typology_lines(rows)
     lines += ["", note]
+    if any(c in r.bridge for r in rows for c in cols):
+        lines += ["", "Bridge tasks (a cell \"x / y\"): x the final answer correct, y the bridge entity named first."]
     return "\n".join(lines) + "\n"
 
 
 def as_json(rows: list[Row], cols: list[str]) -> dict[str, Any]:
-    return {"columns": cols, "rows": [{"run": r.name, **{c: r.scores.get(c) for c in cols}} for r in rows]}
+    def row(r: Row) -> dict[str, Any]:
+        bridge = {c: r.bridge[c] for c in cols if c in r.bridge}
+        spread = {k: list(v) for k, v in r.spread.items() if k.partition(":")[0] in cols}
+        return ({"run": r.name, **{c: r.scores.get(c) for c in cols}} | ({"bridge_match": bridge} if bridge else {})
+                | ({"min_max": spread} if spread else {}))
+
+    return {"columns": cols, "rows": [row(r) for r in rows]}

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from lorakit import __version__
 from lorakit.errors import InputError, UsageError
 from lorakit.evaluate.generate import generation_problems
-from lorakit.evaluate.metrics import FINAL, exact_match, extract_number, mean, mean_stderr, numeric_match
+from lorakit.evaluate.metrics import (FINAL, exact_match, extract_number, final_match, first_match, mean, mean_stderr,
+                                     numeric_match)
 from lorakit.io import STDIO, dumps, read_jsonl
 from lorakit.lora.route import RoutingOptions
 from lorakit.runtime import ProgressFn, finite_problems, no_progress
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from lorakit.lora.route import RouteConfig
 
 METRIC = "exact_match"
+BRIDGE_METRIC = "bridge_match"
+"""A bridge task's second metric: the prediction names the bridge entity first (``bridge`` field)."""
+BRIDGE_SUFFIX = "_bridge"
 EVAL_TASK = "eval_task"
 """Field naming a predictions record's task (a sharded eval writes it; ``--predictions`` honours it)."""
 COMPARES = ("auto", "exact", "numeric")
@@ -44,7 +48,7 @@ class EvalConfig(RoutingOptions):
     limit: int | None = None
     metric: str = "auto"
     """exact: normalised strings; numeric: the final numbers (extract_number); auto: numeric for a task
-    whose every target holds "#### <number>", else exact."""
+    whose every target holds "#### <number>", else exact. A bridge task is always scored on its final answer."""
     device: str = "auto"
     threads: int | None = None
     route: str | None = None
@@ -104,6 +108,25 @@ def compare_of(records: list[dict[str, Any]], metric: str = "auto") -> str:
     return "numeric" if records and numeric else "exact"
 
 
+def is_bridge(records: list[dict[str, Any]]) -> bool:
+    """A bridge task: its records carry ``bridge`` (the entity named first) and ``answer`` (scored last)."""
+    return any("bridge" in r for r in records)
+
+
+def check_bridge(path: str, name: str, records: list[dict[str, Any]], linenos: list[int] | None = None) -> None:
+    """Every record of a bridge task (one with a ``bridge`` record, or named ``*_bridge``) has both
+    ``bridge`` and ``answer`` as non-empty strings; ``InputError('FILE:LINE: reason')`` otherwise
+    (``linenos``: each record's line, when the file holds several tasks)."""
+    if not (is_bridge(records) or name.endswith(BRIDGE_SUFFIX)):
+        return
+    shown = "<stdin>" if path == STDIO else path
+    for lineno, r in zip(linenos or range(1, len(records) + 1), records):
+        for key in ("bridge", "answer"):
+            if not isinstance(r.get(key), str) or not r[key].strip():
+                raise InputError(f"{shown}:{lineno}: a bridge record needs {key!r} as a non-empty string "
+                                 f"(task {name!r}: the bridge entity named first, the answer last)")
+
+
 def levels_of(records: list[dict[str, Any]]) -> list[str]:
     """The distinct ``meta.level`` values of a task in order of appearance, when there are several."""
     levels = dict.fromkeys(str(r["meta"]["level"]) for r in records
@@ -127,19 +150,25 @@ def task_name(path: str, records: list[dict[str, Any]], override: str | None = N
 def load_tasks(cfg: EvalConfig) -> dict[str, list[dict[str, Any]]]:
     """Read every input before any model loads, so bad input fails at once."""
     tasks: dict[str, list[dict[str, Any]]] = {}
+    lines: dict[str, list[int]] = {}
     if cfg.predictions:
         records = read_jsonl(cfg.predictions, required=("prediction",))
         for lineno, r in enumerate(records, start=1):
             if "answer" not in r and "completion" not in r:
                 raise InputError(f"{cfg.predictions}:{lineno}: record has neither 'completion' nor 'answer'")
             named = r.get(EVAL_TASK) if isinstance(r.get(EVAL_TASK), str) else None
-            tasks.setdefault(task_name(cfg.predictions, [r], named), []).append(r)
+            name = task_name(cfg.predictions, [r], named)
+            tasks.setdefault(name, []).append(r)
+            lines.setdefault(name, []).append(lineno)
+        for name, task_records in tasks.items():
+            check_bridge(cfg.predictions, name, task_records, lines[name])
     else:
         for path in cfg.data:
             records = read_jsonl(path, required=("prompt", "completion"))
             name = task_name(path, records, cfg.task)
             if name in tasks:
                 raise UsageError(f"{path}: task {name!r} given twice (rename a file or use --task)")
+            check_bridge(path, name, records)
             tasks[name] = records
     subtasks = [f"{t}_{lv}" for t, recs in tasks.items() for lv in levels_of(recs)]
     if clash := sorted(set(subtasks) & set(tasks)):
@@ -149,31 +178,43 @@ def load_tasks(cfg: EvalConfig) -> dict[str, list[dict[str, Any]]]:
     return tasks
 
 
-def _entry(alias: str, correct: list[float]) -> dict[str, Any]:
-    return {"alias": alias, f"{METRIC},none": mean(correct), f"{METRIC}_stderr,none": mean_stderr(correct), "n": len(correct)}
+def _entry(alias: str, correct: list[float], bridged: list[float] | None = None) -> dict[str, Any]:
+    entry = {"alias": alias, f"{METRIC},none": mean(correct), f"{METRIC}_stderr,none": mean_stderr(correct)}
+    if bridged is not None:
+        entry |= {f"{BRIDGE_METRIC},none": mean(bridged), f"{BRIDGE_METRIC}_stderr,none": mean_stderr(bridged)}
+    return entry | {"n": len(correct)}
 
 
 def score(tasks: dict[str, list[dict[str, Any]]], metric: str = "auto") -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], dict[str, str]]:
     """Per-task EM and stderr (plus ``<task>_<level>`` entries when records carry several meta.level),
-    one sample row per record (``prediction`` already set), and each results entry's comparison."""
+    one sample row per record (``prediction`` already set), and each results entry's comparison.
+
+    A bridge task (records with ``bridge``) scores its final answer (``final_match``: the prediction's
+    last words are ``answer``) and adds ``bridge_match`` (its first words are ``bridge``)."""
     results, samples, compares = {}, [], {}
     for task, records in tasks.items():
-        compare = compare_of(records, metric)
-        match = numeric_match if compare == "numeric" else exact_match
-        correct = []
+        bridge = is_bridge(records)
+        compare = "final" if bridge else compare_of(records, metric)
+        match = {"numeric": numeric_match, "final": final_match}.get(compare, exact_match)
+        correct, bridged = [], []
         for doc_id, r in enumerate(records):
             ok = match(r["prediction"], target_of(r))
             correct.append(1.0 if ok else 0.0)
+            hop = first_match(r["prediction"], r["bridge"]) if bridge else None
+            bridged.append(1.0 if hop else 0.0)
             samples.append({
                 "task": task, "doc_id": doc_id, "id": r.get("id"), "prompt": r.get("prompt"),
                 "target": target_of(r), "prediction": r["prediction"], "correct": ok,
                 **({"extracted": _json_number(extract_number(r["prediction"]))} if compare == "numeric" else {}),
+                **({"bridge": r["bridge"], "bridge_correct": hop} if bridge else {}),
                 **({"routing": r["routing"]} if "routing" in r else {}),
             })
-        results[task], compares[task] = _entry(task, correct), compare
+        results[task], compares[task] = _entry(task, correct, bridged if bridge else None), compare
         for level in levels_of(records):
-            sub = [c for c, r in zip(correct, records) if str((r.get("meta") or {}).get("level")) == level]
-            results[f"{task}_{level}"], compares[f"{task}_{level}"] = _entry(f"{task}_{level}", sub), compare
+            keep = [str((r.get("meta") or {}).get("level")) == level for r in records]
+            sub = [c for c, k in zip(correct, keep) if k]
+            sub_bridged = [b for b, k in zip(bridged, keep) if k] if bridge else None
+            results[f"{task}_{level}"], compares[f"{task}_{level}"] = _entry(f"{task}_{level}", sub, sub_bridged), compare
     return results, samples, compares
 
 
@@ -246,11 +287,14 @@ def results_file(cfg: EvalConfig, results: dict[str, dict[str, Any]], seconds: f
         "results": results,
         "configs": {t: {"task": t, "output_type": "generate_until", "generation_kwargs": gen_kwargs,
                         "metric_list": [{"metric": METRIC, "aggregation": "mean", "higher_is_better": True,
-                                         "compare": (compares or {}).get(t, "exact")}]}
-                    for t in results},
+                                         "compare": (compares or {}).get(t, "exact")}]
+                        + ([{"metric": BRIDGE_METRIC, "aggregation": "mean", "higher_is_better": True,
+                             "compare": "first"}] if f"{BRIDGE_METRIC},none" in r else [])}
+                    for t, r in results.items()},
         "versions": {t: __version__ for t in results},
         "n-shot": {t: 0 for t in results},
-        "higher_is_better": {t: {METRIC: True} for t in results},
+        "higher_is_better": {t: {METRIC: True} | ({BRIDGE_METRIC: True} if f"{BRIDGE_METRIC},none" in r else {})
+                             for t, r in results.items()},
         "n-samples": {t: {"original": r["n"], "effective": r["n"]} for t, r in results.items()},
         "config": {"model": "lorakit" if cfg.model else "predictions", "model_args": model_args or cfg.predictions,
                    "batch_size": cfg.batch_size, "device": device, "limit": cfg.limit, "gen_kwargs": gen_kwargs},
