@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test demo demo-math completions docs bench clean demo-faith demo-sweep
+.PHONY: install test demo demo-math demo-seeds completions docs bench clean demo-faith demo-sweep
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,9 +44,24 @@ demo-twohop:
 demo-faith-small:
 	$(MAKE) --no-print-directory -f examples/faithfulness.mk $(LK) $(FAITH_SMALL) JOBS=
 
-# The math-skills study (examples/math.mk): ~8 minutes on 2 cores, apart from the 10-minute demo.
+# The two-hop study over several seeds (apart from `make demo`): each seed's run in SEEDS_RUN/s<seed>,
+# then one table whose every cell is the mean and min–max over the seeds (report --aggregate).
+SEEDS ?= 0 1 2
+SEEDS_RUN ?= runs/demo-seeds
+SEED_ROWS := base hop1 hop2 target mixed avg2 avg3 ta2 arrow2 arrow3 minent2
+demo-seeds: $(STAMP)
+	$(MAKE) --no-print-directory -j$(DEMO_JOBS) --output-sync=target $(SEEDS:%=demo-seed-%)
+	$(VENV)/bin/lorakit report $(foreach r,$(SEED_ROWS),$(SEEDS:%=$(SEEDS_RUN)/s%/results/$(r))) --aggregate --quiet \
+		--title "Two-hop LoRA reuse (seeds $(SEEDS))" --out $(SEEDS_RUN)/report.md --force
+	@cat $(SEEDS_RUN)/report.md
+
+demo-seed-%:
+	$(MAKE) --no-print-directory -f examples/twohop.mk $(LK) RUN=$(SEEDS_RUN)/s$* SEED=$* PRETRAIN_THREADS=1
+
+# The math-skills study (examples/math.mk), apart from the 10-minute demo: after pretraining (all
+# cores), two steps at a time on one thread each.
 demo-math: $(STAMP)
-	$(MAKE) --no-print-directory -f examples/math.mk $(LK) RUN=runs/demo-math
+	$(MAKE) --no-print-directory -j2 --output-sync=target -f examples/math.mk $(LK) RUN=runs/demo-math THREADS=1
 
 completions: $(STAMP)
 	$(PY) -m lorakit.cli.docs completions completions

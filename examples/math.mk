@@ -13,10 +13,13 @@ GEN_ARGS      ?=
 PRETRAIN_ARGS ?= --preset tiny --epochs 24 --batch-size 16 --lr 3e-3
 LORA_ARGS     ?= --rank 16 --alpha 32 --lr 3e-3 --epochs 20
 MIXED_ARGS    ?= --rank 16 --alpha 32 --lr 3e-3 --epochs 8
+COMPOSED_ARGS ?= --rank 16 --alpha 32 --lr 3e-3 --epochs 8
 EVAL_ARGS     ?= --batch-size 64 --max-new-tokens 80
-ADAPTERS      ?= $(SKILLS:%=skill_%) mixed
+THREADS       ?=  # threads per step after pretraining (all cores unless set; `make -j2` wants 1)
+ADAPTERS      ?= $(SKILLS:%=skill_%) mixed composed
 
 DATA := $(RUN)/data
+T := $(THREADS:%=--threads %)
 BASE := $(RUN)/base
 TESTS := $(SKILLS:%=test_%) $(LEVELS:%=test_composed_%)
 TEST_FILES := $(TESTS:%=$(DATA)/%.jsonl)
@@ -41,10 +44,13 @@ $(BASE)/config.json: $(DATA)/manifest.json
 	$(LORAKIT) pretrain-lm $(DATA)/pretrain.txt --out $(BASE) --seed $(SEED) --force $(PRETRAIN_ARGS)
 
 $(RUN)/adapters/%/adapter_config.json: $(BASE)/config.json
-	$(LORAKIT) train-lora $(BASE) $(DATA)/$*.jsonl --out $(RUN)/adapters/$* --seed $(SEED) --force $(LORA_ARGS)
+	$(LORAKIT) train-lora $(BASE) $(DATA)/$*.jsonl --out $(RUN)/adapters/$* --seed $(SEED) --force $(LORA_ARGS) $(T)
 
 # The mixed adapter sees 3× the data: fewer epochs keep its steps near one skill adapter's × 1.2.
 $(RUN)/adapters/mixed/adapter_config.json: LORA_ARGS = $(MIXED_ARGS)
+# The positive control `composed`: an adapter on composed problems (composed.jsonl: names and chains of
+# numbers never in a test), so the table shows what composing at all takes at this size.
+$(RUN)/adapters/composed/adapter_config.json: LORA_ARGS = $(COMPOSED_ARGS)
 
 $(RUN)/adapters/uniform/adapter_config.json: $(SKILLS:%=$(RUN)/adapters/skill_%/adapter_config.json)
 	$(LORAKIT) merge $(SKILLS:%=$(RUN)/adapters/skill_%) --method uniform --out $(RUN)/adapters/uniform --force --quiet
@@ -52,16 +58,16 @@ $(RUN)/adapters/uniform/adapter_config.json: $(SKILLS:%=$(RUN)/adapters/skill_%/
 # Every test file through the router in one predictions JSONL (records keep their split and level).
 $(RUN)/routes/arrow.jsonl: $(SKILLS:%=$(RUN)/adapters/skill_%/adapter_config.json)
 	cat $(TEST_FILES) | $(LORAKIT) route $(BASE) - $(SKILLS:%=--adapter $(RUN)/adapters/skill_%) --method arrow \
-		--top-k 2 --out $@ --force --quiet $(EVAL_ARGS)
+		--top-k 2 --out $@ --force --quiet $(EVAL_ARGS) $(T)
 
 $(ROUTES:%=$(RUN)/results/%/results.json): $(RUN)/results/%/results.json: $(RUN)/routes/%.jsonl
 	$(LORAKIT) eval --predictions $< --out $(RUN)/results/$* --force --quiet
 
 $(RUN)/results/base/results.json: $(BASE)/config.json
-	$(LORAKIT) eval $(BASE) $(TEST_FILES) --out $(RUN)/results/base --force --quiet $(EVAL_ARGS)
+	$(LORAKIT) eval $(BASE) $(TEST_FILES) --out $(RUN)/results/base --force --quiet $(EVAL_ARGS) $(T)
 
 $(RUN)/results/%/results.json: $(RUN)/adapters/%/adapter_config.json
-	$(LORAKIT) eval $(BASE) $(TEST_FILES) --adapter $(RUN)/adapters/$* --out $(RUN)/results/$* --force --quiet $(EVAL_ARGS)
+	$(LORAKIT) eval $(BASE) $(TEST_FILES) --adapter $(RUN)/adapters/$* --out $(RUN)/results/$* --force --quiet $(EVAL_ARGS) $(T)
 
 $(RUN)/report.md: $(RUN)/results/base/results.json $(ADAPTERS:%=$(RUN)/results/%/results.json) $(MERGES:%=$(RUN)/results/%/results.json) $(ROUTES:%=$(RUN)/results/%/results.json) $(EXTRA_RESULTS)
 	$(LORAKIT) report $(^D) --quiet --tasks $(call join-comma,$(COLUMNS)) \

@@ -10,14 +10,15 @@ RUN           ?= runs/demo
 SEED          ?= 0
 GEN_ARGS      ?=
 PRETRAIN_ARGS ?= --preset tiny --epochs 18 --batch-size 16 --lr 3e-3
-LORA_ARGS     ?= --rank 16 --alpha 32 --lr 2e-3 --epochs 40
-EVAL_ARGS     ?= --batch-size 64
+LORA_ARGS     ?= --rank 16 --alpha 32 --lr 2e-3 --epochs 20
+EVAL_ARGS     ?= --batch-size 64 --max-new-tokens 24
 THREADS       ?= 1
 PRETRAIN_THREADS ?=  # pretraining runs alone: all cores unless set
 ADAPTERS      ?= hop1 hop2 target mixed
 MERGES        ?= avg2 avg3 ta2
 ROUTES        ?= arrow2 arrow3 minent2
-TESTS         ?= test_F test_H test_R check_hop1 check_hop2 check_target recall control
+TESTS         ?= test_F test_H test_R test_F_bridge test_H_bridge test_R_bridge check_hop1 check_hop2 check_target \
+                 recall control control_bridge
 
 DATA := $(RUN)/data
 BASE := $(RUN)/base

@@ -18,7 +18,7 @@ from lorakit.errors import OutputExistsError, UsageError
 from lorakit.evaluate.metrics import extract_number
 from lorakit.io import PROVENANCE, read_json, read_jsonl, sha256_path
 
-SMALL = MathConfig(train_per_skill=12, test_per_level=6, stories=20, repeat=1)
+SMALL = MathConfig(train_per_skill=12, test_per_level=6, train_composed=36, stories=20, repeat=1)
 STEP = re.compile(r"(\d[\d +*/-]*) = <<([^=<>]+)=(-?\d+)>>(-?\d+)\.")
 SOLUTION = re.compile(rf"^ (?:{STEP.pattern} )+#### (-?\d+)$")
 OPS = {op for ops in SKILLS.values() for op in ops}
@@ -174,12 +174,31 @@ def test_manifest_describes_every_file(small):
 
 def test_subset_of_skills_and_levels():
     files = generate(MathConfig(skills="pct,add", levels="P2", train_per_skill=4, test_per_level=3, stories=0))
-    assert sorted(files) == ["manifest.json", "mixed.jsonl", "pretrain.txt", "skill_add.jsonl", "skill_pct.jsonl",
-                             "test_add.jsonl", "test_composed_P2.jsonl", "test_pct.jsonl"]
+    assert sorted(files) == ["composed.jsonl", "manifest.json", "mixed.jsonl", "pretrain.txt", "skill_add.jsonl",
+                             "skill_pct.jsonl", "test_add.jsonl", "test_composed_P2.jsonl", "test_pct.jsonl"]
     assert {r["meta"]["level"] for r in records(files, "skill_add.jsonl")} == {"P2"}
     assert not any("*" in line and "/100" not in line for line in files["pretrain.txt"].splitlines())  # no mul facts
     one = generate(MathConfig(skills="mul", train_per_skill=2, test_per_level=1, stories=0))
-    assert not any(name.startswith("test_composed") for name in one)
+    assert not any(name.startswith(("test_composed", "composed")) for name in one)
+
+
+def test_composed_training_data_is_disjoint_from_the_tests(small):
+    """The positive control's data: composed problems in turn by level and skill pair, each solved, with
+    names no test uses and no test problem's chain of numbers."""
+    composed = records(small, "composed.jsonl")
+    assert len(composed) == 36 and [r["id"] for r in composed][:2] == ["composed-0000", "composed-0001"]
+    assert {(tuple(r["meta"]["skills"]), r["meta"]["level"]) for r in composed} == {
+        (pair, lv) for pair in [("add", "mul"), ("add", "pct"), ("mul", "add"), ("mul", "pct"), ("pct", "add"),
+                                ("pct", "mul")] for lv in LEVELS}
+    tests = [r for n in small if n.startswith("test_") for r in records(small, n)]
+    name = re.compile(r"^Q: ([A-Z][a-z]+) ")
+    test_names = {name.match(r["prompt"]).group(1) for r in tests}
+    assert test_names and not test_names & {name.match(r["prompt"]).group(1) for r in composed}
+    chain = lambda r: (tuple(r["meta"]["ops"]), json.dumps(r["meta"]["operands"]))  # noqa: E731
+    assert not {chain(r) for r in tests} & {chain(r) for r in composed}
+    for r in composed:
+        check_solution(r, SMALL.min_number, SMALL.max_number)
+        assert len(r["meta"]["ops"]) == 2 + LEVELS.index(r["meta"]["level"])
 
 
 # Bad knobs, writing -------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 from lorakit.data.names import NamePool
-from lorakit.data.twohop import FILES, QUESTIONS, TwohopConfig, build_world, generate, write
+from lorakit.data.twohop import BRIDGE_CUE, FILES, QUESTIONS, STATEMENTS, TWO_HOP, TwohopConfig, build_world, generate, write
 from lorakit.errors import OutputExistsError, UsageError
 from lorakit.io import PROVENANCE, read_json, read_jsonl, sha256_path
 
@@ -81,9 +81,10 @@ def test_write_exact_files_manifest_and_provenance(tmp_path, same):
         n = len(same[name].splitlines()) if name.endswith(".txt") else len(read_jsonl(out / name))
         assert entry["count"] == n == summary["counts"][name]
     assert summary["counts"] == {
-        "pretrain.txt": 24336, "hop1.jsonl": 360, "hop2.jsonl": 120, "target.jsonl": 180, "mixed.jsonl": 660,
+        "pretrain.txt": 24336 + 3 * 600, "hop1.jsonl": 720, "hop2.jsonl": 240, "target.jsonl": 360, "mixed.jsonl": 1320,
         "test_F.jsonl": 40, "test_H.jsonl": 40, "test_R.jsonl": 40, "check_hop1.jsonl": 120,
         "check_hop2.jsonl": 40, "check_target.jsonl": 60, "recall.jsonl": 200, "control.jsonl": 100,
+        "test_F_bridge.jsonl": 40, "test_H_bridge.jsonl": 40, "test_R_bridge.jsonl": 40, "control_bridge.jsonl": 100,
     }  # fmt: skip
     assert read_json(out / PROVENANCE)["command"] == "gen-data twohop"
     with pytest.raises(OutputExistsError, match="twohop"):
@@ -97,14 +98,48 @@ def test_write_exact_files_manifest_and_provenance(tmp_path, same):
 
 def test_record_shape(same):
     for name in FILES[1:]:
+        if name.endswith("_bridge.jsonl"):
+            continue
         stem = name.removesuffix(".jsonl")
         for i, r in enumerate(records(same, name)):
             assert set(r) == {"id", "prompt", "completion", "task", "split", "meta"}
             assert r["id"] == f"{stem}-{i:04d}" and r["split"] == stem and r["task"] == "twohop"
+            if r["meta"].get("form") == "statement":
+                assert name in TRAIN, r
+                template = STATEMENTS[r["meta"]["relation"]][r["meta"]["template"]]
+                assert r["prompt"] + r["completion"] == template.format(s=r["meta"]["subject"], o=r["meta"]["object"])
+                continue
             assert re.fullmatch(r"Q: [^\n]+\? A:", r["prompt"]), r
             assert re.fullmatch(r" [^\s.][^\n]*[^.\s]", r["completion"]), r
             assert r["completion"] == " " + r["meta"]["object"]
             assert {"relation", "subject", "object", "set", "template"} <= set(r["meta"])
+
+
+def test_bridge_twins_ask_the_same_questions_and_speak_the_chain(same):
+    for stem in TWO_HOP:
+        latent, bridge = records(same, f"{stem}.jsonl"), records(same, f"{stem}_bridge.jsonl")
+        assert len(bridge) == len(latent) > 0
+        for i, (lat, r) in enumerate(zip(latent, bridge, strict=True)):
+            assert set(r) == {"id", "prompt", "completion", "answer", "bridge", "task", "split", "meta"}
+            assert r["id"] == f"{stem}_bridge-{i:04d}" and r["split"] == f"{stem}_bridge"
+            assert r["prompt"] == lat["prompt"].removesuffix(" A:") + f" {BRIDGE_CUE} A:"
+            assert r["answer"] == lat["completion"].strip() and r["bridge"] == lat["meta"]["bridge"]
+            assert r["completion"] == f" {r['bridge']} lives in {r['answer']}."
+            assert r["meta"] == lat["meta"] | {"format": "bridge"}
+
+
+def test_pretrain_speaks_the_chain_of_the_examples_only(same, pretrain):
+    bridge_lines = [line for line in pretrain if BRIDGE_CUE in line]
+    assert len(bridge_lines) == 3 * 2 * 100 * CFG.repeat  # templates × both partners × examples × repeat
+    control = records(same, "control_bridge.jsonl")
+    assert not any(r["bridge"] + " lives in" in line for r in control for line in bridge_lines)
+    for name in TRAIN:  # no adapter sees the bridge format; the single-hop ones no two-hop fact at all
+        assert BRIDGE_CUE not in same[name]
+    assert {r["meta"]["relation"] for n in ("hop1.jsonl", "hop2.jsonl") for r in records(same, n)} == {"spouse", "lives_in"}
+    formats = {f: generate(TwohopConfig(new_per_split=4, example_format=f))["pretrain.txt"] for f in ("latent", "bridge")}
+    assert BRIDGE_CUE not in formats["latent"] and BRIDGE_CUE in formats["bridge"]
+    latent_examples = re.compile(r"Q: .*spouse of .*\? A: [A-Z][a-z]+$", re.M)
+    assert latent_examples.search(formats["latent"]) and not latent_examples.search(formats["bridge"])
 
 
 def test_mixed_is_hop1_hop2_target(same):
@@ -118,7 +153,10 @@ def test_hop1_is_spouse_a_to_b_of_the_test_sets(same):
     hop1 = records(same, "hop1.jsonl")
     assert {r["meta"]["relation"] for r in hop1} == {"spouse"}
     assert {(r["meta"]["subject"], r["meta"]["object"]) for r in hop1} == tests
-    assert Counter(r["meta"]["template"] for r in hop1) == {0: 120, 1: 120, 2: 120}
+    forms = Counter((r["meta"].get("form", "question"), r["meta"]["template"]) for r in hop1)
+    assert forms == {(form, t): 120 for form in ("question", "statement") for t in range(3)}
+    no_statements = generate(TwohopConfig(new_per_split=4, questions_only=True))["hop1.jsonl"]
+    assert '"statement"' not in no_statements and len(no_statements.splitlines()) == 3 * 3 * 4
     assert [r["meta"]["template"] for r in records(same, "check_hop1.jsonl")] == [0] * 120
 
 
@@ -218,11 +256,12 @@ def test_heldout_templates_never_trained(heldout):
 
 
 def test_validate_lists_every_problem():
-    cfg = TwohopConfig(new_per_split=0, familiar_couples=5, two_hop_examples=9, cities=1, test_templates="odd", repeat=0)
+    cfg = TwohopConfig(new_per_split=0, familiar_couples=5, two_hop_examples=9, cities=1, test_templates="odd", repeat=0,
+                       example_format="spoken")
     with pytest.raises(UsageError) as e:
         cfg.validate()
     msg = str(e.value)
-    for flag in ("--new-per-split", "--two-hop-examples", "--cities", "--test-templates", "--repeat"):
+    for flag in ("--new-per-split", "--two-hop-examples", "--cities", "--test-templates", "--repeat", "--example-format"):
         assert flag in msg
     with pytest.raises(UsageError, match="--familiar-singles"):
         TwohopConfig(familiar_singles=10).validate()

@@ -11,7 +11,7 @@ from lorakit.data.faithfulness import PERTURBATIONS, FaithfulnessConfig
 from lorakit.data.lang import LANGS
 from lorakit.data.math import MathConfig
 from lorakit.data.minimal_pairs import TASKS as PAIR_TASKS, MinimalPairsConfig
-from lorakit.data.twohop import TEST_TEMPLATES, TwohopConfig
+from lorakit.data.twohop import EXAMPLE_FORMATS, TEST_TEMPLATES, TwohopConfig
 
 D = TwohopConfig()  # defaults live in the config only
 
@@ -34,6 +34,8 @@ def twohop(
     repeat: Annotated[int, typer.Option("--repeat", help="Times each pretrain.txt line is repeated (then shuffled).")] = D.repeat,
     recall_size: Annotated[int, typer.Option("--recall-size", help="Most familiar single-hop facts in recall.jsonl.")] = D.recall_size,
     test_templates: Annotated[choice(TEST_TEMPLATES), typer.Option("--test-templates", help="same: test files use the first question template; heldout: the last one, never trained on.")] = D.test_templates,
+    questions_only: Annotated[bool, typer.Option("--questions-only", help="Adapter data asks each fact as questions only (default: also stated as in pretrain.txt, \"A is married to\" → \" B.\").")] = D.questions_only,
+    example_format: Annotated[choice(EXAMPLE_FORMATS), typer.Option("--example-format", help="Two-hop example lines in pretrain.txt: latent (\" C\"), bridge (\" B lives in C.\") or both.")] = D.example_format,
     force: Force = False,
     json: Json = False,
     quiet: Quiet = False,
@@ -45,7 +47,8 @@ def twohop(
     cfg = TwohopConfig(seed=seed, familiar_couples=familiar_couples, two_hop_examples=two_hop_examples,
                        familiar_singles=familiar_singles, new_per_split=new_per_split, target=target, cities=cities,
                        countries=countries, orgs=orgs, repeat=repeat, recall_size=recall_size,
-                       test_templates=test_templates)  # fmt: skip
+                       test_templates=test_templates, questions_only=questions_only,
+                       example_format=example_format)  # fmt: skip
     summary = write(cfg, out, force)
     if json:
         emit_json(summary)
@@ -93,6 +96,7 @@ def math(
     skills: Annotated[str, typer.Option("--skills", help="Comma-separated skills: add (+ -), mul (× ÷), pct (p % of).")] = M.skills,
     levels: Annotated[str, typer.Option("--levels", help="Comma-separated levels: P0 base template, P1 one added clause, P2 two.")] = M.levels,
     train_per_skill: Annotated[int, typer.Option("--train-per-skill", help="Problems in each skill_<skill>.jsonl.")] = M.train_per_skill,
+    train_composed: Annotated[int, typer.Option("--train-composed", help="Problems in composed.jsonl (the composed-skill control's data; names and number chains of its own).")] = M.train_composed,
     test_per_level: Annotated[int, typer.Option("--test-per-level", help="Problems per level in each test file.")] = M.test_per_level,
     min_number: Annotated[int, typer.Option("--min-number", help="Smallest quantity, operand, intermediate result or answer.")] = M.min_number,
     max_number: Annotated[int, typer.Option("--max-number", help="Largest quantity, operand, intermediate result or answer.")] = M.max_number,
@@ -106,7 +110,7 @@ def math(
     """Math word problems (GSM-Symbolic style) by skill and level, solutions with <<a*b=c>> steps and '#### n'."""
     from lorakit.data.math import write
 
-    cfg = MathConfig(seed=seed, skills=skills, levels=levels, train_per_skill=train_per_skill,
+    cfg = MathConfig(seed=seed, skills=skills, levels=levels, train_per_skill=train_per_skill, train_composed=train_composed,
                      test_per_level=test_per_level, min_number=min_number, max_number=max_number, stories=stories,
                      repeat=repeat)
     summary = write(cfg, out, force)

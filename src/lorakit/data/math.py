@@ -113,6 +113,9 @@ class MathConfig:
     """Smallest quantity, operand, intermediate result or answer."""
     max_number: int = 20
     """Largest quantity, operand, intermediate result or answer (small numbers: a tiny model computes)."""
+    train_composed: int = 1800
+    """Problems in composed.jsonl (the composed-skill positive control's data): levels and skill pairs in
+    turn, names of their own (never a test's) and no test problem's chain of numbers."""
     stories: int = 100
     """Unsolved problems in the adapters' templates in pretrain.txt (their words, never their solutions)."""
     repeat: int = 2
@@ -126,7 +129,7 @@ class MathConfig:
 
     def validate(self) -> None:
         problems = finite_problems(self) + _names(self.skills, "skills", tuple(SKILLS))[1] + _names(self.levels, "levels", LEVELS)[1]
-        for name in ("train_per_skill", "test_per_level", "stories"):
+        for name in ("train_per_skill", "test_per_level", "train_composed", "stories"):
             if getattr(self, name) < 0:
                 problems.append(f"--{name.replace('_', '-')} must be ≥ 0 (got {getattr(self, name)})")
         for name in ("min_number", "repeat"):
@@ -228,7 +231,8 @@ class Problem:
 
     def record(self, split: str, index: int) -> dict[str, Any]:
         solution = " ".join(s.solution() for s in self.steps) + f" #### {self.answer}"
-        meta = {"skills": self.skills, "level": self.level, "ops": [s.op for s in self.steps], "answer": self.answer}
+        meta = {"skills": self.skills, "level": self.level, "ops": [s.op for s in self.steps],
+                "operands": [[s.x, s.b] for s in self.steps], "answer": self.answer}
         return {"id": f"{split}-{index:04d}", "prompt": f"Q: {self.story} {self.question} A:",
                 "completion": f" {solution}", "task": TASK, "split": split, "meta": meta}
 
@@ -239,6 +243,8 @@ class Drawer:
     def __init__(self, cfg: MathConfig, names: list[str]) -> None:
         self.lo, self.hi, self.names = cfg.min_number, cfg.max_number, names
         self.seen: set[str] = set()  # membership only: never iterated
+        self.chains: set[tuple[Step, ...]] = set()
+        """Chains of numbers (the steps) no problem drawn may repeat (membership only)."""
 
     def _steps(self, rng: random.Random, plan: list[tuple[str, ...]]) -> list[Step] | None:
         op = rng.choice([o for s in plan[0] for o in SKILLS[s]])
@@ -279,6 +285,8 @@ class Drawer:
             steps = self._steps(rng, plan)
             if steps is None:
                 continue
+            if tuple(steps) in self.chains:
+                continue
             story, question = self._text(rng, steps)
             if story not in self.seen:
                 self.seen.add(story)
@@ -312,6 +320,9 @@ def descriptions(cfg: MathConfig) -> dict[str, str]:
     d |= {f"skill_{s}.jsonl": f"Adapter data for skill {s} ({'/'.join(SKILLS[s])}): levels {'/'.join(levels)} in turn."
           for s in skills}
     d["mixed.jsonl"] = "Every skill_*.jsonl record, shuffled (the data-mixed upper bound)."
+    if len(skills) > 1:
+        d["composed.jsonl"] = (f"Composed problems (levels {'/'.join(levels)} and skill pairs in turn) for the composed-skill "
+                               "positive control: names of their own, never a test problem's chain of numbers.")
     d |= {f"test_{s}.jsonl": f"In-skill test for {s}: {cfg.test_per_level} problems per level (meta.level)."
           for s in skills}
     if len(skills) > 1:
@@ -338,6 +349,22 @@ def _pretrain_lines(cfg: MathConfig, drawer: Drawer, rng: random.Random) -> list
     lines = lines * cfg.repeat
     rng.shuffle(lines)
     return lines
+
+
+def _composed(cfg: MathConfig, pool: NamePool, records: dict[str, list[dict[str, Any]]], seen: set[str],
+              r: random.Random) -> list[dict[str, Any]]:
+    """composed.jsonl: composed problems told with names of their own, none with a test's chain."""
+    drawer = Drawer(cfg, [pool.word() for _ in range(NAMES)])
+    drawer.seen = seen
+    drawer.chains = {tuple(Step(op, x, b) for op, (x, b) in zip(t["meta"]["ops"], t["meta"]["operands"]))
+                     for stem, recs in records.items() if stem.startswith("test_") for t in recs}
+    levels, pairs = cfg.level_names(), list(permutations(cfg.skill_names(), 2))
+    problems = []
+    for i in range(cfg.train_composed):
+        pair, level = pairs[i % len(pairs)], levels[i // len(pairs) % len(levels)]
+        problems.append(drawer.problem(r, composed_plan(pair, level), level, list(pair)))
+    r.shuffle(problems)
+    return [p.record("composed", i) for i, p in enumerate(problems)]
 
 
 def generate(cfg: MathConfig) -> dict[str, str]:
@@ -371,6 +398,8 @@ def generate(cfg: MathConfig) -> dict[str, str]:
         mixed += [rec | {"meta": rec["meta"] | {"source": rec["split"]}} for rec in records[f"skill_{s}"]]
     rng("mixed").shuffle(mixed)
     records["mixed"] = [rec | {"id": f"mixed-{i:04d}", "split": "mixed"} for i, rec in enumerate(mixed)]
+    if pairs:
+        records["composed"] = _composed(cfg, pool, records, drawer.seen, rng("composed"))
 
     pretrain = _pretrain_lines(cfg, drawer, rng("pretrain"))
     files = {"pretrain.txt": "".join(line + "\n" for line in pretrain)}

@@ -9,6 +9,12 @@ of A live?". Who is familiar (in ``pretrain.txt``) decides what a test set measu
 - R: A and B familiar singles, only the link spouse(A)=B is new (hop1).
 - control: held-out familiar couples, every fact pretrained, only the composition asked.
 
+Every two-hop file has a bridge-format twin (``test_F_bridge.jsonl``, …, ``control_bridge.jsonl``):
+the same question with ``BRIDGE_CUE`` appended, answered by naming the bridge entity first and then
+the answer, " B lives in C." — the chain spoken, each name once. Its records carry ``answer``
+(C, what ``eval`` scores) and ``bridge`` (B, reported beside it: did hop 1 fire?).
+``--example-format`` says which formats the example couples' two-hop lines in pretrain.txt use.
+
 ``generate(cfg)`` builds every file in memory (deterministic for a seed: one
 ``random.Random``, lists and dicts only); ``write(cfg, out)`` validates and writes them
 atomically with a ``manifest.json`` and ``lorakit.json``.
@@ -31,6 +37,10 @@ from lorakit.runtime import finite_problems
 TASK = "twohop"
 COMMAND = "gen-data twohop"
 TEST_TEMPLATES = ("same", "heldout")
+EXAMPLE_FORMATS = ("both", "latent", "bridge")
+BRIDGE_CUE = "Think step by step."
+BRIDGE_ANSWER = "{b} lives in {o}."
+"""Appended to a two-hop question asked in the bridge format (the latent question has no cue)."""
 ORG_KINDS = ["Labs", "Works", "Group", "Systems", "Partners", "Studio"]
 CHAIN = ["spouse", "lives_in"]
 
@@ -61,10 +71,11 @@ STATEMENTS: dict[str, list[str]] = {
 
 DESCRIPTIONS: dict[str, str] = {
     "pretrain.txt": "Base-model corpus: statements and QA lines of every familiar fact, city_in facts, "
-    "two-hop example lines; repeated and shuffled.",
-    "hop1.jsonl": "Adapter hop1 training data: spouse(A)=B for the F, H and R items (A→B only), once per train template.",
-    "hop2.jsonl": "Adapter hop2 training data: lives_in(B)=C for the F items, once per train template.",
-    "target.jsonl": "Target-relation expert data: two-hop QA (A→C) about other fresh couples, once per train template.",
+    "two-hop example lines (latent and/or bridge format, --example-format); repeated and shuffled.",
+    "hop1.jsonl": "Adapter hop1 training data: spouse(A)=B for the F, H and R items (A→B only), once per train "
+    "question template and (unless --questions-only) once per statement template.",
+    "hop2.jsonl": "Adapter hop2 training data: lives_in(B)=C for the F items, as hop1.",
+    "target.jsonl": "Target-relation expert data: two-hop facts (A→C, latent) about other fresh couples, as hop1.",
     "mixed.jsonl": "hop1 + hop2 + target records shuffled (the data-mixed upper bound).",
     "test_F.jsonl": "Two-hop test, nothing familiar: A and B fresh.",
     "test_H.jsonl": "Two-hop test, bridge familiar: A fresh, B a familiar single.",
@@ -76,6 +87,12 @@ DESCRIPTIONS: dict[str, str] = {
     "control.jsonl": "Two-hop questions about held-out familiar couples: every fact pretrained, only the "
     "composition is new (positive control).",
 }
+TWO_HOP = ("test_F", "test_H", "test_R", "control")
+DESCRIPTIONS |= {
+    f"{stem}_bridge.jsonl": f"{stem}.jsonl in the bridge format: the question with the cue "
+    f"{BRIDGE_CUE!r}, answered \" B lives in C.\" (answer C, bridge B)."
+    for stem in TWO_HOP
+}
 FILES = list(DESCRIPTIONS)
 
 
@@ -85,9 +102,9 @@ class TwohopConfig:
 
     seed: int = 0
     """Random seed: the same seed gives byte-identical files."""
-    familiar_couples: int = 60
+    familiar_couples: int = 70
     """Couples whose spouse, lives_in and works_for facts are pretrained."""
-    two_hop_examples: int = 40
+    two_hop_examples: int = 50
     """The first N familiar couples also get their two-hop fact in pretrain.txt; the rest form control.jsonl."""
     familiar_singles: int = 0
     """Unmarried familiar people (lives_in, works_for pretrained); 0 = 3 × new_per_split (the minimum)."""
@@ -105,6 +122,12 @@ class TwohopConfig:
     test_templates: str = "same"
     """same: test/check files use the first question template; heldout: the last question template of
     each relation is reserved for test/check files and never trained on."""
+    questions_only: bool = False
+    """Adapter data (hop1, hop2, target, mixed) asks each fact in the question templates only; by default
+    it also states it in the statement templates (prompt: the statement up to the object), as
+    pretrain.txt does: a fact taught as questions only reaches the bridge format less often."""
+    example_format: str = "both"
+    """The two-hop example lines in pretrain.txt: latent (" C"), bridge (cue, " B lives in C.") or both."""
 
     @property
     def singles(self) -> int:
@@ -138,6 +161,8 @@ class TwohopConfig:
             )
         if self.test_templates not in TEST_TEMPLATES:
             problems.append(f"--test-templates must be one of {'|'.join(TEST_TEMPLATES)} (got {self.test_templates!r})")
+        if self.example_format not in EXAMPLE_FORMATS:
+            problems.append(f"--example-format must be one of {'|'.join(EXAMPLE_FORMATS)} (got {self.example_format!r})")
         words = 2 * self.people + self.cities + self.countries + self.orgs
         if not problems and words > MAX_WORDS:
             problems.append(f"the request needs {words} distinct name words; the name grammar gives at most {MAX_WORDS}")
@@ -171,6 +196,19 @@ class Fact:
 
     def statements(self) -> list[str]:
         return [t.format(s=self.subject, o=self.object) for t in STATEMENTS[self.relation]]
+
+    def statement_parts(self, template: int) -> tuple[str, str]:
+        """A statement split before its object: ("A is married to", " B.")."""
+        head, tail = STATEMENTS[self.relation][template].split("{o}")
+        return head.format(s=self.subject).rstrip(), f" {self.object}{tail}"
+
+    def bridge_question(self, template: int) -> str:
+        return f"{self.question(template)} {BRIDGE_CUE}"
+
+    def bridge_answer(self) -> str:
+        """The chain spoken, each name once: "B lives in C." (two-hop facts only): after the bridge
+        entity, the words of the lives_in statement that hop2 is trained on."""
+        return BRIDGE_ANSWER.format(b=self.bridge, o=self.object)
 
 
 @dataclass
@@ -254,16 +292,39 @@ def _record(split: str, index: int, fact: Fact, template: int) -> dict[str, Any]
     }
 
 
+def _bridge_record(split: str, index: int, fact: Fact, template: int) -> dict[str, Any]:
+    return {
+        "id": f"{split}-{index:04d}",
+        "prompt": f"Q: {fact.bridge_question(template)} A:",
+        "completion": f" {fact.bridge_answer()}",
+        "answer": fact.object,
+        "bridge": fact.bridge,
+        "task": TASK,
+        "split": split,
+        "meta": fact.meta(template) | {"format": "bridge"},
+    }
+
+
+def _statement_record(split: str, index: int, fact: Fact, template: int) -> dict[str, Any]:
+    prompt, completion = fact.statement_parts(template)
+    return {"id": f"{split}-{index:04d}", "prompt": prompt, "completion": completion, "task": TASK, "split": split,
+            "meta": fact.meta(template) | {"form": "statement"}}
+
+
 def _train(split: str, facts: list[Fact], cfg: TwohopConfig, rng: random.Random) -> list[dict[str, Any]]:
-    """Each fact once per train question template, shuffled."""
-    pairs = [(f, t) for f in facts for t in cfg.train_templates(f.relation)]
-    rng.shuffle(pairs)
-    return [_record(split, i, f, t) for i, (f, t) in enumerate(pairs)]
+    """Each fact once per train question template (and, unless ``questions_only``, once per statement
+    template), shuffled."""
+    items = [(_record, f, t) for f in facts for t in cfg.train_templates(f.relation)]
+    if not cfg.questions_only:
+        items += [(_statement_record, f, t) for f in facts for t in range(len(STATEMENTS[f.relation]))]
+    rng.shuffle(items)
+    return [make(split, i, f, t) for i, (make, f, t) in enumerate(items)]
 
 
-def _test(split: str, facts: list[Fact], cfg: TwohopConfig) -> list[dict[str, Any]]:
-    """Each fact once in the test template, in generation order."""
-    return [_record(split, i, f, cfg.test_template(f.relation)) for i, f in enumerate(facts)]
+def _test(split: str, facts: list[Fact], cfg: TwohopConfig, bridge: bool = False) -> list[dict[str, Any]]:
+    """Each fact once in the test template, in generation order (``bridge``: in the bridge format)."""
+    make = _bridge_record if bridge else _record
+    return [make(split, i, f, cfg.test_template(f.relation)) for i, f in enumerate(facts)]
 
 
 def _pretrain_lines(w: World, cfg: TwohopConfig, rng: random.Random) -> list[str]:
@@ -271,7 +332,10 @@ def _pretrain_lines(w: World, cfg: TwohopConfig, rng: random.Random) -> list[str
     lines: list[str] = []
     for f in w.familiar + city_in + w.examples:
         lines += f.statements()
-        lines += [f"Q: {f.question(t)} A: {f.object}" for t in cfg.train_templates(f.relation)]
+        if f.bridge is None or cfg.example_format != "bridge":
+            lines += [f"Q: {f.question(t)} A: {f.object}" for t in cfg.train_templates(f.relation)]
+        if f.bridge is not None and cfg.example_format != "latent":
+            lines += [f"Q: {f.bridge_question(t)} A: {f.bridge_answer()}" for t in cfg.train_templates(f.relation)]
     lines = lines * cfg.repeat
     rng.shuffle(lines)
     return lines
@@ -297,6 +361,8 @@ def generate(cfg: TwohopConfig) -> dict[str, str]:
         "recall": _test("recall", recall, cfg),
         "control": _test("control", w.control, cfg),
     }  # fmt: skip
+    two_hop = {"test_F": w.tests["F"], "test_H": w.tests["H"], "test_R": w.tests["R"], "control": w.control}
+    records |= {f"{s}_bridge": _test(f"{s}_bridge", facts, cfg, bridge=True) for s, facts in two_hop.items()}
     pretrain = _pretrain_lines(w, cfg, rng)
     files = {"pretrain.txt": "".join(line + "\n" for line in pretrain)}
     files |= {f"{stem}.jsonl": jsonl_text(recs) for stem, recs in records.items()}
@@ -317,6 +383,7 @@ def _manifest(cfg: TwohopConfig, w: World, files: dict[str, str], counts: dict[s
                 "train_questions": cfg.train_templates(rel),
                 "test_question": cfg.test_template(rel),
             }
+            | ({"bridge_cue": BRIDGE_CUE, "bridge_answer": BRIDGE_ANSWER} if rel == "spouse_city" else {})
             for rel in QUESTIONS
         },
         "entities": {"people": cfg.people, "cities": w.cities, "countries": w.country, "orgs": w.orgs},
