@@ -52,7 +52,7 @@ def test_report_pairwise_accuracy_best_and_typology(tmp_path):
     def faith(name, vi, pl):
         folder = tmp_path / name
         folder.mkdir()
-        res = {"results": {"faithfulness/vi": {"acc,none": vi, "n": 10}, "faithfulness/pl": {"acc,none": pl, "n": 10}},
+        res = {"results": {"faithfulness/vi": {"acc,none": vi}, "faithfulness/pl": {"acc,none": pl}},
                "typology": {"vi": {"tokens_per_word": 1.5, "type_token_ratio": 0.0312, "mean_word_length": 3.4}}}
         (folder / "results.json").write_text(json.dumps(res))
         return str(folder)
@@ -88,3 +88,25 @@ def test_report_aggregate_mean_and_min_max_per_run_name(tmp_path):
     result = runner.invoke(app, ["report", *specs, "--aggregate", "--json", "--quiet"])
     row = json.loads(result.stdout)["rows"][0]
     assert row["test_F_bridge"] == pytest.approx(0.8) and row["min_max"]["test_F_bridge:bridge"] == [0.9, 1.0]
+
+
+def test_report_reads_lm_eval_metric_keys(tmp_path):
+    """A results.json from lm-evaluation-harness itself: the first `<metric>,<filter>` score per task."""
+    folder = tmp_path / "lmeval"
+    folder.mkdir()
+    res = {"results": {
+        "gsm8k": {"alias": "gsm8k", "exact_match,strict-match": 0.5, "exact_match_stderr,strict-match": 0.1,
+                  "exact_match,flexible-extract": 0.6, "exact_match_stderr,flexible-extract": 0.1},
+        "hellaswag": {"alias": "hellaswag", "acc,none": 0.3, "acc_stderr,none": 0.01, "acc_norm,none": 0.4,
+                      "acc_norm_stderr,none": 0.01},
+        "arc_easy": {"alias": "arc_easy", "acc_norm_stderr,none": 0.02, "acc_norm,none": 0.55},
+        "mine": {"alias": "mine", "exact_match_stderr,none": 0.2, "exact_match,none": 0.25, "acc,none": 0.9}},
+        "n-samples": {"gsm8k": {"original": 1319, "effective": 1319}}}
+    (folder / "results.json").write_text(json.dumps(res))
+    result = runner.invoke(app, ["report", str(folder), "--quiet"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "| run | gsm8k | hellaswag | arc_easy | mine |"
+    assert lines[2] == "| lmeval | 50.0 | 30.0 | 55.0 | 25.0 |"
+    assert lines[-1] == ("Acc_norm,none or exact match or exact_match,strict-match or pairwise accuracy, "
+                         "% of examples.")

@@ -61,7 +61,7 @@ def test_arrow_predictions_score_with_eval(setup, tmp_path):
     assert (a / "arrow_prototypes.safetensors").is_file() and (b / "arrow_prototypes.safetensors").is_file()
     scored = runner.invoke(app, ["eval", "--predictions", str(out), "--out", str(tmp_path / "res"), "--quiet", "--json"])
     assert scored.exit_code == 0, scored.output
-    assert json.loads(scored.stdout)["results"]["t"]["n"] == 5
+    assert json.loads(scored.stdout)["n-samples"]["t"] == {"original": 5, "effective": 5}
     again = tmp_path / "again.jsonl"  # deterministic (and the prototype cache is reused)
     assert run(*args, "--out", again).exit_code == 0
     assert again.read_bytes() == out.read_bytes()

@@ -85,20 +85,20 @@ def test_levels_breakdown_only_with_several_levels():
 def test_score_numeric_with_breakdown_and_results_layout():
     recs = _records(["#### 1", "#### 2", "#### 3", "#### 4"], ["P0", "P0", "P1", "P1"],
                     ["1+0=<<1+0=1>>1. #### 1", "#### 5", "#### 3", "#### 4"])
-    results, samples, compares = score({"t": recs})
-    assert results["t"]["exact_match,none"] == 0.75 and results["t"]["n"] == 4
+    results, samples, compares, counts = score({"t": recs})
+    assert results["t"]["exact_match,none"] == 0.75 and "n" not in results["t"]
     assert results["t_P0"]["exact_match,none"] == 0.5 and results["t_P1"]["exact_match,none"] == 1.0
     assert compares == {"t": "numeric", "t_P0": "numeric", "t_P1": "numeric"}
     assert samples[0]["prediction"] == "1+0=<<1+0=1>>1. #### 1" and samples[0]["extracted"] == 1  # full solution kept
     assert samples[1]["extracted"] == 5 and samples[1]["correct"] is False
-    res = results_file(EvalConfig(predictions="p.jsonl"), results, 0.1, "none", compares)
+    res = results_file(EvalConfig(predictions="p.jsonl"), results, 0.1, "none", compares, counts)
     assert res["configs"]["t_P1"]["metric_list"][0] == {"metric": "exact_match", "aggregation": "mean",
                                                         "higher_is_better": True, "compare": "numeric"}
     assert res["n-samples"]["t_P0"] == {"original": 2, "effective": 2}
 
 
 def test_score_exact_has_no_extracted_field():
-    results, samples, compares = score({"t": _records([" Belo"], preds=["belo"])})
+    results, samples, compares, _ = score({"t": _records([" Belo"], preds=["belo"])})
     assert results["t"]["exact_match,none"] == 1.0 and "extracted" not in samples[0] and compares == {"t": "exact"}
 
 

@@ -63,6 +63,7 @@ def eval_(
     if out is not None:
         write_eval(out, ev, cfg, force)
     if not quiet:
-        results_table(ev.results["results"])
+        results_table(ev.results["results"], ev.results["n-samples"])
     if json:
-        emit_json({"out": str(out) if out else None, "results": ev.results["results"]})
+        emit_json({"out": str(out) if out else None, "results": ev.results["results"],
+                   "n-samples": ev.results["n-samples"]})

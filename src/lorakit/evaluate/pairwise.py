@@ -61,7 +61,7 @@ def _typology_text(r: dict[str, Any]) -> str:
 
 
 def _row(task: str, correct: list[float]) -> dict[str, Any]:
-    return {"alias": task, f"{METRIC},none": mean(correct), f"{METRIC}_stderr,none": mean_stderr(correct), "n": len(correct)}
+    return {"alias": task, f"{METRIC},none": mean(correct), f"{METRIC}_stderr,none": mean_stderr(correct)}
 
 
 def run_pairwise(task: str, path: str | None, limit: int | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -111,7 +111,7 @@ def run_pairwise(task: str, path: str | None, limit: int | None = None) -> tuple
         "versions": {t: __version__ for t in results},
         "n-shot": {t: 0 for t in results},
         "higher_is_better": {t: {METRIC: True} for t in results},
-        "n-samples": {t: {"original": r["n"], "effective": r["n"]} for t, r in results.items()},
+        "n-samples": {t: {"original": len(v), "effective": len(v)} for t, v in sorted(groups.items())},
         "config": {"model": "rescored", "model_args": path, "limit": limit},
         "date": time.time(),
         "transformers_version": metadata.version("transformers"),

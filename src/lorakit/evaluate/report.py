@@ -1,7 +1,9 @@
 """Side-by-side tables of several ``results.json`` files (one row per run, one column per task).
 
 A task's score is its exact match (generation tasks) or its pairwise accuracy (faithfulness,
-minimal pairs); a bridge task (``bridge_match`` beside its exact match, ``eval`` on records with a
+minimal pairs); for a task without those keys (lm-evaluation-harness's own results.json), the first
+numeric ``<metric>,<filter>`` key that is not a ``_stderr`` one (``exact_match,strict-match``,
+``acc_norm,none``, ...), named by its key in the table's note; a bridge task (``bridge_match`` beside its exact match, ``eval`` on records with a
 ``bridge``) shows both, "final answer / bridge entity"; a results file's typology block (``eval --task faithfulness|minimal-pairs``)
 follows the table, taken from the first run that has one.
 """
@@ -55,19 +57,33 @@ def load_rows(specs: list[str]) -> list[Row]:
             raise InputError(f"{path}: not a results.json (no 'results' object)")
         row = Row(name, {})
         for task, r in results.items():
-            for metric in METRICS:
-                value = r.get(metric) if isinstance(r, dict) else None
-                if isinstance(value, (int, float)):
-                    row.scores[task] = float(value)
-                    row.metrics.add(METRICS[metric])
-                    break
-            if isinstance(r, dict) and isinstance(r.get(BRIDGE), (int, float)):
+            if (key := score_key(r)) is not None:
+                row.scores[task] = float(r[key])
+                row.metrics.add(METRICS.get(key, key))
+            if isinstance(r, dict) and _number(r.get(BRIDGE)):
                 row.bridge[task] = float(r[BRIDGE])
         typology = data.get("typology")
         if isinstance(typology, dict):
             row.typology = {lang: t for lang, t in typology.items() if isinstance(t, dict)}
         rows.append(row)
     return rows
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def score_key(entry: Any) -> str | None:
+    """The key of a results entry's score: lorakit's (``METRICS``) first, else the first numeric
+    ``<metric>,<filter>`` key that is not a ``_stderr`` one (lm-eval's ``alias`` is a string); None when none."""
+    if not isinstance(entry, dict):
+        return None
+    keys = [k for k in METRICS if k in entry] + [k for k in entry if k not in METRICS]
+    for key in keys:
+        metric, sep, _ = str(key).partition(",")
+        if sep and metric and not metric.endswith("_stderr") and key != "alias" and _number(entry[key]):
+            return key
+    return None
 
 
 def aggregate(rows: list[Row]) -> list[Row]:
@@ -143,7 +159,8 @@ def markdown(rows: list[Row], cols: list[str], title: str | None = None, mark_be
     lines.append("|---|" + "---:|" * len(cols))
     lines += ["| " + r.name + " | " + " | ".join(cell(r, c, marks[c]) for c in cols) + " |" for r in rows]
     metrics = sorted({m for r in rows for m in r.metrics}) or ["exact match"]
-    note = " or ".join(metrics).capitalize() + ", % of examples" + ("; the best run per column in bold." if mark_best else ".")
+    note = " or ".join(metrics)
+    note = note[:1].upper() + note[1:] + ", % of examples" + ("; the best run per column in bold." if mark_best else ".")
     if any(r.spread for r in rows):
         note += " Each cell: the mean over the runs of that name (min–max)."
     lines += typology_lines(rows)

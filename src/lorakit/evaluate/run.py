@@ -95,16 +95,37 @@ class EvalConfig(RoutingOptions):
             raise UsageError("; ".join(problems))
 
 
-def target_of(record: dict[str, Any]) -> str:
-    """The reference answer: ``answer`` when the record has one, else ``completion``."""
-    return str(record.get("answer", record.get("completion", "")))
+def target_of(record: dict[str, Any]) -> str | list[str]:
+    """The reference answer: ``answer`` when the record has one (a list: its aliases), else ``completion``."""
+    target = record.get("answer", record.get("completion", ""))
+    return [str(t) for t in target] if isinstance(target, list) else str(target)
+
+
+def aliases_of(record: dict[str, Any]) -> list[str]:
+    """The accepted answers: each alias of a list ``answer``, else the one target."""
+    target = target_of(record)
+    return target if isinstance(target, list) else [target]
+
+
+def _aliases_ok(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(a, str) and a.strip() for a in value)
+
+
+def check_answers(path: str, records: list[dict[str, Any]], linenos: list[int] | None = None) -> None:
+    """A list ``answer`` (aliases) is non-empty and holds non-empty strings; ``InputError('FILE:LINE: reason')`` otherwise."""
+    shown = "<stdin>" if path == STDIO else path
+    for lineno, r in zip(linenos or range(1, len(records) + 1), records):
+        if isinstance(r.get("answer"), list) and not _aliases_ok(r["answer"]):
+            raise InputError(f"{shown}:{lineno}: 'answer' as a list (aliases) must be non-empty and hold "
+                             "non-empty strings")
 
 
 def compare_of(records: list[dict[str, Any]], metric: str = "auto") -> str:
-    """"exact" or "numeric" for a task: ``metric`` unless auto, then numeric iff every target is GSM8K-style."""
+    """"exact" or "numeric" for a task: ``metric`` unless auto, then numeric iff every target (every alias)
+    is GSM8K-style."""
     if metric != "auto":
         return metric
-    numeric = all(FINAL in t and extract_number(t) is not None for t in map(target_of, records))
+    numeric = all(FINAL in t and extract_number(t) is not None for r in records for t in aliases_of(r))
     return "numeric" if records and numeric else "exact"
 
 
@@ -115,14 +136,16 @@ def is_bridge(records: list[dict[str, Any]]) -> bool:
 
 def check_bridge(path: str, name: str, records: list[dict[str, Any]], linenos: list[int] | None = None) -> None:
     """Every record of a bridge task (one with a ``bridge`` record, or named ``*_bridge``) has both
-    ``bridge`` and ``answer`` as non-empty strings; ``InputError('FILE:LINE: reason')`` otherwise
+    ``bridge`` and ``answer`` as non-empty strings (``answer`` may be a list of aliases);
+    ``InputError('FILE:LINE: reason')`` otherwise
     (``linenos``: each record's line, when the file holds several tasks)."""
     if not (is_bridge(records) or name.endswith(BRIDGE_SUFFIX)):
         return
     shown = "<stdin>" if path == STDIO else path
     for lineno, r in zip(linenos or range(1, len(records) + 1), records):
         for key in ("bridge", "answer"):
-            if not isinstance(r.get(key), str) or not r[key].strip():
+            value = r.get(key)
+            if not (isinstance(value, str) and value.strip() or key == "answer" and _aliases_ok(value)):
                 raise InputError(f"{shown}:{lineno}: a bridge record needs {key!r} as a non-empty string "
                                  f"(task {name!r}: the bridge entity named first, the answer last)")
 
@@ -160,6 +183,7 @@ def load_tasks(cfg: EvalConfig) -> dict[str, list[dict[str, Any]]]:
             name = task_name(cfg.predictions, [r], named)
             tasks.setdefault(name, []).append(r)
             lines.setdefault(name, []).append(lineno)
+        check_answers(cfg.predictions, records)
         for name, task_records in tasks.items():
             check_bridge(cfg.predictions, name, task_records, lines[name])
     else:
@@ -168,6 +192,7 @@ def load_tasks(cfg: EvalConfig) -> dict[str, list[dict[str, Any]]]:
             name = task_name(path, records, cfg.task)
             if name in tasks:
                 raise UsageError(f"{path}: task {name!r} given twice (rename a file or use --task)")
+            check_answers(path, records)
             check_bridge(path, name, records)
             tasks[name] = records
     subtasks = [f"{t}_{lv}" for t, recs in tasks.items() for lv in levels_of(recs)]
@@ -182,23 +207,25 @@ def _entry(alias: str, correct: list[float], bridged: list[float] | None = None)
     entry = {"alias": alias, f"{METRIC},none": mean(correct), f"{METRIC}_stderr,none": mean_stderr(correct)}
     if bridged is not None:
         entry |= {f"{BRIDGE_METRIC},none": mean(bridged), f"{BRIDGE_METRIC}_stderr,none": mean_stderr(bridged)}
-    return entry | {"n": len(correct)}
+    return entry
 
 
-def score(tasks: dict[str, list[dict[str, Any]]], metric: str = "auto") -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], dict[str, str]]:
+def score(tasks: dict[str, list[dict[str, Any]]], metric: str = "auto"
+          ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], dict[str, str], dict[str, int]]:
     """Per-task EM and stderr (plus ``<task>_<level>`` entries when records carry several meta.level),
-    one sample row per record (``prediction`` already set), and each results entry's comparison.
+    one sample row per record (``prediction`` already set), each results entry's comparison and its
+    number of records. A list ``answer`` is a set of aliases: matching any of them is correct.
 
     A bridge task (records with ``bridge``) scores its final answer (``final_match``: the prediction's
     last words are ``answer``) and adds ``bridge_match`` (its first words are ``bridge``)."""
-    results, samples, compares = {}, [], {}
+    results, samples, compares, counts = {}, [], {}, {}
     for task, records in tasks.items():
         bridge = is_bridge(records)
         compare = "final" if bridge else compare_of(records, metric)
         match = {"numeric": numeric_match, "final": final_match}.get(compare, exact_match)
         correct, bridged = [], []
         for doc_id, r in enumerate(records):
-            ok = match(r["prediction"], target_of(r))
+            ok = any(match(r["prediction"], t) for t in aliases_of(r))
             correct.append(1.0 if ok else 0.0)
             hop = first_match(r["prediction"], r["bridge"]) if bridge else None
             bridged.append(1.0 if hop else 0.0)
@@ -210,12 +237,14 @@ def score(tasks: dict[str, list[dict[str, Any]]], metric: str = "auto") -> tuple
                 **({"routing": r["routing"]} if "routing" in r else {}),
             })
         results[task], compares[task] = _entry(task, correct, bridged if bridge else None), compare
+        counts[task] = len(correct)
         for level in levels_of(records):
             keep = [str((r.get("meta") or {}).get("level")) == level for r in records]
             sub = [c for c, k in zip(correct, keep) if k]
             sub_bridged = [b for b, k in zip(bridged, keep) if k] if bridge else None
             results[f"{task}_{level}"], compares[f"{task}_{level}"] = _entry(f"{task}_{level}", sub, sub_bridged), compare
-    return results, samples, compares
+            counts[f"{task}_{level}"] = len(sub)
+    return results, samples, compares, counts
 
 
 def predict(cfg: EvalConfig, tasks: dict[str, list[dict[str, Any]]], progress: ProgressFn
@@ -276,8 +305,9 @@ def _route(cfg: EvalConfig, records: list[dict[str, Any]], progress: ProgressFn)
 
 
 def results_file(cfg: EvalConfig, results: dict[str, dict[str, Any]], seconds: float, device: str,
-                 compares: dict[str, str] | None = None) -> dict[str, Any]:
-    """The lm-evaluation-harness ``results.json`` layout (``compares``: task -> exact|numeric)."""
+                 compares: dict[str, str], counts: dict[str, int]) -> dict[str, Any]:
+    """The lm-evaluation-harness ``results.json`` layout (``compares``: task -> exact|numeric|final;
+    ``counts``: task -> records, kept where lm-eval keeps them, in ``n-samples``)."""
     from importlib import metadata
 
     peft = ("route", f"{cfg.route}:{'+'.join(cfg.adapters)}") if cfg.route else ("peft", next(iter(cfg.adapters), None))
@@ -287,7 +317,7 @@ def results_file(cfg: EvalConfig, results: dict[str, dict[str, Any]], seconds: f
         "results": results,
         "configs": {t: {"task": t, "output_type": "generate_until", "generation_kwargs": gen_kwargs,
                         "metric_list": [{"metric": METRIC, "aggregation": "mean", "higher_is_better": True,
-                                         "compare": (compares or {}).get(t, "exact")}]
+                                         "compare": compares.get(t, "exact")}]
                         + ([{"metric": BRIDGE_METRIC, "aggregation": "mean", "higher_is_better": True,
                              "compare": "first"}] if f"{BRIDGE_METRIC},none" in r else [])}
                     for t, r in results.items()},
@@ -295,7 +325,7 @@ def results_file(cfg: EvalConfig, results: dict[str, dict[str, Any]], seconds: f
         "n-shot": {t: 0 for t in results},
         "higher_is_better": {t: {METRIC: True} | ({BRIDGE_METRIC: True} if f"{BRIDGE_METRIC},none" in r else {})
                              for t, r in results.items()},
-        "n-samples": {t: {"original": r["n"], "effective": r["n"]} for t, r in results.items()},
+        "n-samples": {t: {"original": counts[t], "effective": counts[t]} for t in results},
         "config": {"model": "lorakit" if cfg.model else "predictions", "model_args": model_args or cfg.predictions,
                    "batch_size": cfg.batch_size, "device": device, "limit": cfg.limit, "gen_kwargs": gen_kwargs},
         "date": time.time(),
@@ -332,9 +362,9 @@ def run_eval(cfg: EvalConfig, progress: ProgressFn = no_progress) -> EvalRun | N
         from lorakit.runtime import resolve_device
 
         device = str(resolve_device(cfg.device))
-    results, samples, compares = score(tasks, cfg.metric)
+    results, samples, compares, counts = score(tasks, cfg.metric)
     predicted = [{**r, EVAL_TASK: t} for t, records in tasks.items() for r in records] if run and run.by_hand else []
-    return EvalRun(results_file(cfg, results, time.perf_counter() - start, device, compares), samples, run, predicted)
+    return EvalRun(results_file(cfg, results, time.perf_counter() - start, device, compares, counts), samples, run, predicted)
 
 
 def write_eval(out: str | Path, ev: EvalRun, cfg: EvalConfig, force: bool) -> None:
