@@ -39,8 +39,9 @@ COMMAND = "gen-data twohop"
 TEST_TEMPLATES = ("same", "heldout")
 EXAMPLE_FORMATS = ("both", "latent", "bridge")
 BRIDGE_CUE = "Think step by step."
-BRIDGE_ANSWER = "{b} lives in {o}."
 """Appended to a two-hop question asked in the bridge format (the latent question has no cue)."""
+BRIDGE_ANSWER = "{b} lives in {o}."
+"""The bridge-format answer: the bridge entity, then hop2's own lives_in statement."""
 ORG_KINDS = ["Labs", "Works", "Group", "Systems", "Partners", "Studio"]
 CHAIN = ["spouse", "lives_in"]
 

@@ -1,10 +1,11 @@
 """Side-by-side tables of several ``results.json`` files (one row per run, one column per task).
 
 A task's score is its exact match (generation tasks) or its pairwise accuracy (faithfulness,
-minimal pairs); for a task without those keys (lm-evaluation-harness's own results.json), the first
-numeric ``<metric>,<filter>`` key that is not a ``_stderr`` one (``exact_match,strict-match``,
-``acc_norm,none``, ...), named by its key in the table's note; a bridge task (``bridge_match`` beside its exact match, ``eval`` on records with a
-``bridge``) shows both, "final answer / bridge entity"; a results file's typology block (``eval --task faithfulness|minimal-pairs``)
+minimal pairs); for a task without those keys (lm-evaluation-harness's own results.json), the
+first numeric ``<metric>,<filter>`` key that is not a ``_stderr`` one (``exact_match,strict-match``,
+``acc_norm,none``, ...), named by its key in the table's note. A bridge task (``bridge_match``
+beside its exact match: ``eval`` on records with a ``bridge``) shows both, "final answer / bridge
+entity". A results file's typology block (``eval --task faithfulness|minimal-pairs``)
 follows the table, taken from the first run that has one.
 """
 
