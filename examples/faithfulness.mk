@@ -56,7 +56,7 @@ endif
 .SECONDARY:  # keep every intermediate output (make would delete manifest.json and the models' config.json)
 
 .PHONY: all
-all: $(RUN)/report.md
+all: $(RUN)/report.md $(RUN)/report.png
 	@cat $<
 
 $(RUN)/data-%/manifest.json:
@@ -100,3 +100,7 @@ COLUMNS = $(foreach t,$(TASKS),$(t) $(LANGS:%=$(t)/%))
 $(RUN)/report.md: $(EVALS:%=$(RUN)/%/results.json)
 	$(LORAKIT) report $(join $(TASKS:%=%=),$(EVALS:%=$(RUN)/%)) --quiet --force --out $@ \
 	    --tasks $(subst $(space),$(comma),$(strip $(COLUMNS))) --title "Faithfulness rescoring (seed $(SEED))"
+
+# Pairwise accuracy by language × perturbation (the faithfulness results) as a heatmap.
+$(RUN)/report.png: $(RUN)/eval/results.json
+	$(LORAKIT) plot $(RUN)/eval --quiet --force --out $@ --title "Faithfulness rescoring (seed $(SEED)): pairwise accuracy"

@@ -25,7 +25,7 @@ BASE := $(RUN)/base
 TEST_FILES := $(TESTS:%=$(DATA)/%.jsonl)
 
 .PHONY: all
-all: $(RUN)/report.md $(RUN)/inspect.json
+all: $(RUN)/report.md $(RUN)/report.png $(RUN)/inspect.json
 	@cat $<
 
 $(DATA)/manifest.json:
@@ -69,8 +69,16 @@ $(ROUTES:%=$(RUN)/results/%/results.json): $(RUN)/results/%/results.json: $(RUN)
 $(RUN)/inspect.json: $(A)/hop1/adapter_config.json $(A)/hop2/adapter_config.json
 	$(LORAKIT) inspect $(A)/hop1 $(A)/hop2 --out $@ --force
 
-$(RUN)/report.md: $(RUN)/results/base/results.json $(ADAPTERS:%=$(RUN)/results/%/results.json) $(MERGES:%=$(RUN)/results/%/results.json) $(ROUTES:%=$(RUN)/results/%/results.json)
-	$(LORAKIT) report $(^D) --quiet --tasks $(subst $(space),$(comma),$(strip $(TESTS))) \
+RESULTS := $(RUN)/results/base/results.json $(ADAPTERS:%=$(RUN)/results/%/results.json) $(MERGES:%=$(RUN)/results/%/results.json) $(ROUTES:%=$(RUN)/results/%/results.json)
+TASK_LIST = $(subst $(space),$(comma),$(strip $(TESTS)))
+
+$(RUN)/report.md: $(RESULTS)
+	$(LORAKIT) report $(RESULTS:%/results.json=%) --quiet --tasks $(TASK_LIST) \
+		--title "Two-hop LoRA reuse (seed $(SEED))" --out $@ --force
+
+# The same table as a heatmap (runs × tasks).
+$(RUN)/report.png: $(RESULTS)
+	$(LORAKIT) plot $(RESULTS:%/results.json=%) --quiet --tasks $(TASK_LIST) \
 		--title "Two-hop LoRA reuse (seed $(SEED))" --out $@ --force
 
 comma := ,

@@ -187,3 +187,15 @@ def test_other_values_are_refused_with_the_valid_ones(tmp_path, monkeypatch, arg
     err = " ".join(result.stderr.replace("│", " ").split())
     assert f"Invalid value for '{option}'" in err and f"'{bad}' is not one of" in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_error_messages_keep_square_brackets(tmp_path):
+    """Rich markup must not eat a path or a hint with [brackets] in it."""
+    from typer.testing import CliRunner
+
+    from lorakit.cli import app
+
+    missing = tmp_path / "runs[old]" / "results.json"
+    result = CliRunner().invoke(app, ["report", str(missing)])
+    assert result.exit_code == 3
+    assert f"{missing}: no such file" in result.stderr

@@ -13,6 +13,7 @@ from lorakit.cli import inspect as inspect_cmd, merge as merge_cmd
 from lorakit.cli import pretrain_bert, rescore
 from lorakit.cli import route as route_cmd
 from lorakit.cli import gather as gather_cmd
+from lorakit.cli import plot as plot_cmd
 
 app = typer.Typer(
     name="lorakit",
@@ -47,6 +48,7 @@ app.command("pretrain-bert")(pretrain_bert.pretrain_bert)
 app.command("rescore")(rescore.rescore)
 app.command("route")(route_cmd.route)
 app.command("gather")(gather_cmd.gather)
+app.command("plot")(plot_cmd.plot)
 
 
 def main() -> None:

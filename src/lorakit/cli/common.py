@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from lorakit.errors import STDOUT_CLOSED, Interrupted, LorakitError
 from lorakit.runtime import DEVICES, ProgressEvent, ProgressFn, no_progress
@@ -90,7 +91,7 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
             _stdout_to_devnull()
             raise typer.Exit(STDOUT_CLOSED) from None
         except LorakitError as e:
-            console.print(f"[red]error:[/red] {e}", markup=True, soft_wrap=True)
+            console.print(f"[red]error:[/red] {escape(str(e))}", markup=True, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
             console.print("[red]interrupted[/red]", soft_wrap=True)
@@ -98,7 +99,8 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as e:  # a bug: one line, the traceback with -v
             if kwargs.get("verbose"):
                 traceback.print_exc(file=sys.stderr)
-            console.print(f"[red]error:[/red] internal error: {type(e).__name__}: {e} (rerun with -v for the traceback)", soft_wrap=True)
+            console.print(f"[red]error:[/red] internal error: {type(e).__name__}: {escape(str(e))} (rerun with -v for the traceback)",
+                          soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper

@@ -105,7 +105,7 @@ class MathConfig:
     """Comma-separated skills (add, mul, pct): one training file and one in-skill test each."""
     levels: str = "P0,P1,P2"
     """Comma-separated difficulty levels (P0 base template, P1 one added clause, P2 two)."""
-    train_per_skill: int = 300
+    train_per_skill: int = 600
     """Problems in each skill_<skill>.jsonl, the levels in turn."""
     test_per_level: int = 50
     """Problems per level in each in-skill test and in each test_composed_<level>.jsonl."""
