@@ -44,16 +44,23 @@ def _lines(path: str | Path) -> Iterator[str]:
         raise InputError(f"{p}: not UTF-8 text ({e.reason})") from None
 
 
-def iter_jsonl(path: str | Path, required: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
-    """Yield one dict per non-blank line; a bad line raises ``InputError('FILE:LINE: reason')``."""
+def numbered_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` per non-blank line; a bad line raises ``InputError('FILE:LINE: reason')``."""
     name = "<stdin>" if str(path) == STDIO else str(path)
-    required = tuple(required)
     for lineno, line in enumerate(_lines(path), start=1):
         if not line.strip():
             continue
         record = parse_json(line, f"{name}:{lineno}", line_numbers=False)
         if not isinstance(record, dict):
             raise InputError(f"{name}:{lineno}: expected a JSON object, got {type(record).__name__}")
+        yield lineno, record
+
+
+def iter_jsonl(path: str | Path, required: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
+    """Yield one dict per non-blank line, each with the ``required`` string fields (``FILE:LINE: reason``)."""
+    name = "<stdin>" if str(path) == STDIO else str(path)
+    required = tuple(required)
+    for lineno, record in numbered_jsonl(path):
         missing = [k for k in required if k not in record]
         if missing:
             raise InputError(f"{name}:{lineno}: missing field(s) {', '.join(map(repr, missing))}")

@@ -58,6 +58,10 @@ Threads = Annotated[int | None, typer.Option("--threads", help="CPU threads (def
 
 AllowDifferentBase = Annotated[bool, typer.Option("--allow-different-base", help="Apply adapters whose lorakit.json records another base model (checked: architecture and weights); their shapes must still fit.")]
 
+# Shared by the commands that read prompt/completion records (train-lora, eval) ------------------
+PromptField = Annotated[str, typer.Option("--prompt-field", help="The records' field holding the prompt (e.g. instruction).")]
+CompletionField = Annotated[str, typer.Option("--completion-field", help="The records' field holding the completion (e.g. output).")]
+
 # Shared by the generating commands (eval, route) ----------------------------------------------
 GenBatchSize = Annotated[int, typer.Option("--batch-size", help="Prompts per generation batch.")]
 MaxNewTokens = Annotated[int, typer.Option("--max-new-tokens", help="Generation length limit.")]

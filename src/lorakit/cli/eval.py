@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import (AllowDifferentBase, Device, Force, GenBatchSize, Json, MaxNewTokens, Quiet, Seed, ShardOpt, Threads, Verbose, choice,
+from lorakit.cli.common import (AllowDifferentBase, CompletionField, Device, Force, GenBatchSize, Json, MaxNewTokens, PromptField, Quiet, Seed, ShardOpt, Threads, Verbose, choice,
                                command, emit_json, main_process_only, progress)
 from lorakit.cli.render import results_table
 from lorakit.evaluate.run import COMPARES
@@ -17,7 +17,7 @@ from lorakit.cli.routing import METHOD_HELP, Library, Method, LorahubSteps, Shot
 @command
 def eval_(
     model: Annotated[str | None, typer.Argument(help="Base model folder (HF causal LM).", show_default=False)] = None,
-    data: Annotated[list[str] | None, typer.Argument(help="Prompt/completion JSONL file(s), one task each ('-' = stdin).", show_default=False)] = None,
+    data: Annotated[list[str] | None, typer.Argument(help="Prompt/completion or chat ('messages') records, one task a file: JSONL ('-' = stdin), a JSON array, a datasets folder or a Parquet file.", show_default=False)] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder: results.json, samples.jsonl, lorakit.json.")] = None,
     adapter: Annotated[list[str] | None, typer.Option("--adapter", help="PEFT adapter folder to apply (with --route: repeat, the library).", show_default=False)] = None,
     route: Annotated[Method | None, typer.Option("--route", help=f"Route over the --adapter library as `lorakit route --method` does. {METHOD_HELP}", show_default=False)] = None,
@@ -31,6 +31,8 @@ def eval_(
     seed: Seed = 0,
     predictions: Annotated[str | None, typer.Option("--predictions", help="Score this predictions JSONL instead of generating.")] = None,
     task: Annotated[str | None, typer.Option("--task", help="Task name for a single DATA file.")] = None,
+    prompt_field: PromptField = "prompt",
+    completion_field: CompletionField = "completion",
     batch_size: GenBatchSize = 64,
     max_new_tokens: MaxNewTokens = 16,
     limit: Annotated[int | None, typer.Option("--limit", help="Evaluate only the first N records of each task.")] = None,
@@ -48,7 +50,8 @@ def eval_(
     from lorakit.io import check_output, check_paths
 
     cfg = EvalConfig(model=model, data=data or [], adapters=adapter or [], predictions=predictions, task=task,
-                     batch_size=batch_size, max_new_tokens=max_new_tokens, limit=limit, metric=metric, device=device,
+                     prompt_field=prompt_field, completion_field=completion_field, batch_size=batch_size,
+                     max_new_tokens=max_new_tokens, limit=limit, metric=metric, device=device,
                      threads=threads, route=route, top_k=top_k, temperature=temperature, library=library, span=span,
                      shots=shots, lorahub_steps=lorahub_steps, allow_different_base=allow_different_base, seed=seed,
                      shard=shard, out=str(out) if out else None)

@@ -1,4 +1,4 @@
-"""``lorakit train-lora``: a LoRA adapter on prompt/completion JSONL (loss on the completion only)."""
+"""``lorakit train-lora``: a LoRA adapter on prompt/completion or chat records (loss on the completion only)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import CheckpointEvery, Clip, Compile, Device, Epochs, Force, GradAccum, Json, LogFile, Lr, Out, Quiet, Resume, Seed, Threads, Verbose, Warmup, WeightDecay, command, emit_json, log, main_process_only, progress
+from lorakit.cli.common import CheckpointEvery, Clip, Compile, CompletionField, Device, Epochs, Force, GradAccum, Json, LogFile, Lr, Out, PromptField, Quiet, Resume, Seed, Threads, Verbose, Warmup, WeightDecay, command, emit_json, log, main_process_only, progress
 
 Opt = typer.Option
 
@@ -15,8 +15,10 @@ Opt = typer.Option
 @command
 def train_lora(
     base: Annotated[Path, typer.Argument(help="Base model: a local Hugging Face causal-LM folder.")],
-    data: Annotated[str, typer.Argument(help="Prompt/completion JSONL ('-' for stdin).")],
+    data: Annotated[str, typer.Argument(help="Prompt/completion or chat ('messages') records: JSONL ('-' for stdin), a JSON array, a datasets folder or a Parquet file.")],
     out: Out,
+    prompt_field: PromptField = "prompt",
+    completion_field: CompletionField = "completion",
     rank: Annotated[int, Opt(help="LoRA rank r.")] = 16,
     alpha: Annotated[float, Opt(help="LoRA alpha (scale = alpha / r).")] = 32.0,
     dropout: Annotated[float, Opt(help="LoRA dropout.")] = 0.0,
@@ -49,7 +51,7 @@ def train_lora(
     set_threads(threads)
     quiet, json = main_process_only(quiet, json)
     cfg = LoraTrainConfig(
-        base=base, data=data, out=out, rank=rank, alpha=alpha, dropout=dropout, targets=targets, lr=lr, epochs=epochs,
+        base=base, data=data, out=out, prompt_field=prompt_field, completion_field=completion_field, rank=rank, alpha=alpha, dropout=dropout, targets=targets, lr=lr, epochs=epochs,
         batch_size=batch_size, clip=clip, weight_decay=weight_decay, warmup=warmup, max_len=max_len,
         checkpoint_every=checkpoint_every, resume=resume, device=device, seed=seed, force=force, grad_accum=grad_accum, log_file=log_file, compile=compile,
     )

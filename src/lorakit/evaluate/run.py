@@ -13,6 +13,7 @@ from lorakit.evaluate.generate import generation_problems
 from lorakit.evaluate.metrics import (FINAL, exact_match, extract_number, final_match, first_match, mean, mean_stderr,
                                      numeric_match)
 from lorakit.io import STDIO, dumps, read_jsonl
+from lorakit.records import Fields, field_problems, has_chats, read_records, render_chats
 from lorakit.lora.route import RoutingOptions
 from lorakit.runtime import ProgressFn, finite_problems, no_progress
 from lorakit.shard import shard_problems
@@ -36,7 +37,12 @@ class EvalConfig(RoutingOptions):
     model: str | None = None
     """Base model folder (HF causal LM). Absent with ``predictions``."""
     data: list[str] = field(default_factory=list)
-    """Prompt/completion JSONL files ('-' = stdin); one task each."""
+    """Prompt/completion or chat records, one task a file: JSONL ('-' = stdin), a JSON array, a datasets
+    folder, a Parquet file (``lorakit.records``)."""
+    prompt_field: str = "prompt"
+    """The records' field holding the prompt."""
+    completion_field: str = "completion"
+    """The records' field holding the completion (the reference answer unless a record has ``answer``)."""
     adapters: list[str] = field(default_factory=list)
     """PEFT adapter folder applied to the model; with ``route``, the library (several)."""
     predictions: str | None = None
@@ -85,6 +91,7 @@ class EvalConfig(RoutingOptions):
             problems.append("--task names one task: give one DATA file with it")
         if sum(d == STDIO for d in self.data) > 1:
             problems.append("'-' (stdin) can be given only once")
+        problems += field_problems(self.prompt_field, self.completion_field)
         problems += generation_problems(self)
         if self.shard and self.predictions:
             problems.append("--shard splits generation: not with --predictions")
@@ -187,8 +194,14 @@ def load_tasks(cfg: EvalConfig) -> dict[str, list[dict[str, Any]]]:
         for name, task_records in tasks.items():
             check_bridge(cfg.predictions, name, task_records, lines[name])
     else:
+        tokenizer = None
         for path in cfg.data:
-            records = read_jsonl(path, required=("prompt", "completion"))
+            records = read_records(path, Fields(cfg.prompt_field, cfg.completion_field))
+            if has_chats(records):
+                from lorakit.models.load import check_model_dir, load_tokenizer
+
+                tokenizer = tokenizer or load_tokenizer(check_model_dir(cfg.model))
+                render_chats(records, tokenizer, path, cfg.model)
             name = task_name(path, records, cfg.task)
             if name in tasks:
                 raise UsageError(f"{path}: task {name!r} given twice (rename a file or use --task)")

@@ -13,7 +13,8 @@ from typing import Any
 
 from lorakit import checkpoints, distributed, training
 from lorakit.errors import InputError, UsageError
-from lorakit.io import atomic_dir, read_jsonl
+from lorakit.io import atomic_dir
+from lorakit.records import Fields, field_problems, read_records, render_chats
 from lorakit.models.fingerprint import HEADER_METHOD, WEIGHTS_METHOD, base_fingerprint, weights_sha256
 from lorakit.models.load import check_model_dir
 from lorakit.models.tokens import IGNORE_INDEX, char_limit, fit_example
@@ -29,9 +30,13 @@ class LoraTrainConfig(training.RunOptions):
     base: Path
     """Local HF causal-LM folder."""
     data: str
-    """Prompt/completion JSONL, or '-' for stdin."""
+    """Prompt/completion or chat records: JSONL ('-' = stdin), a JSON array, a datasets folder, a Parquet file."""
     out: Path
     """Output PEFT adapter folder."""
+    prompt_field: str = "prompt"
+    """The records' field holding the prompt."""
+    completion_field: str = "completion"
+    """The records' field holding the completion."""
     rank: int = 16
     alpha: float = 32.0
     dropout: float = 0.0
@@ -61,6 +66,7 @@ class LoraTrainConfig(training.RunOptions):
             problems.append(f"--max-len must be at least 2, not {self.max_len}")
         if not self.target_modules():
             problems.append("--targets is empty")
+        problems += field_problems(self.prompt_field, self.completion_field)
         problems += training.output_problems(self, {"BASE": self.base, "DATA": self.data})
         if problems:
             raise UsageError("; ".join(problems))
@@ -181,10 +187,11 @@ def train_lora(cfg: LoraTrainConfig, progress: ProgressFn = no_progress) -> Lora
     base = check_model_dir(cfg.base).resolve()
     ckpt = checkpoints.prepare_run(cfg.out, cfg.force, cfg.resume, cfg.log_file)
     device = resolve_device(cfg.device)
-    records = read_jsonl(cfg.data, required=("prompt", "completion"))
+    records = read_records(cfg.data, Fields(cfg.prompt_field, cfg.completion_field))
 
     # 2) data, model, optimizer
     model, tok = load_causal_lm(base, "cpu")
+    render_chats(records, tok, cfg.data, base)
     max_len = cfg.max_len or getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
     examples, truncated = encode_records(tok, records, max_len, cfg.data)
     batches = LengthGroupedBatches(examples, cfg.batch_size, cfg.seed, tok.pad_token_id)

@@ -8,8 +8,11 @@ IGNORE_INDEX = -100
 
 
 def encode_prompt(tokenizer: Any, prompt: str) -> list[int]:
-    """Prompt ids with the tokenizer's own special tokens (BOS where it has one)."""
-    return list(tokenizer(prompt, add_special_tokens=True)["input_ids"])
+    """Prompt ids with the tokenizer's own special tokens (BOS where it has one), BOS once: a prompt
+    rendered by a chat template that writes the BOS itself does not get a second."""
+    ids = list(tokenizer(prompt, add_special_tokens=True)["input_ids"])
+    bos = tokenizer.bos_token_id
+    return ids[1:] if bos is not None and ids[:2] == [bos, bos] else ids
 
 
 def encode_example(tokenizer: Any, prompt: str, completion: str, max_len: int | None = None) -> tuple[list[int], list[int]]:
