@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -15,6 +16,7 @@ from lorakit.io import PROVENANCE, read_json, read_jsonl, sha256_path
 from tests.data.texts import TEXTS
 
 runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def gen(out, *args: str, input: str | bytes | None = None):
@@ -53,6 +55,18 @@ def test_happy_path(tmp_path, texts, lang):
     assert provenance["command"] == "gen-data faithfulness" and provenance["options"]["pairs"] == 8
     assert provenance["inputs"] == [{"path": str(texts[lang]), "sha256": sha256_path(texts[lang])}]
     assert f"wrote {out}: test.jsonl 8 pairs (negation" in result.stderr
+
+
+@pytest.mark.parametrize("lang", ["pl", "vi", "ka"])
+def test_real_text_sample(tmp_path, lang):
+    """The UDHR in each language (examples/real-text): real text, with real abbreviations and lengths."""
+    sample = ROOT / "examples" / "real-text" / f"udhr-{lang}.txt"
+    result = gen(tmp_path / "d", "--from-text", sample, "--lang", lang, "--pairs", 6, "--json")
+    assert result.exit_code == 0, result.output
+    records = read_jsonl(tmp_path / "d" / "test.jsonl", required=("source",))
+    assert len(records) == 6 and all(r["lang"] == lang and len(r["candidates"]) == 2 for r in records)
+    corpus = (tmp_path / "d" / "corpus.txt").read_text(encoding="utf-8")
+    assert not any(s in corpus for r in records for s in sentences(r["source"], lang))
 
 
 def test_stdin_and_determinism(tmp_path, texts):
