@@ -19,7 +19,8 @@ from lorakit.data.minimal_pairs import TASKS as PAIR_TASKS
 from lorakit.data.twohop import TEST_TEMPLATES
 from lorakit.errors import STDOUT_CLOSED
 from lorakit.evaluate.run import COMPARES
-from lorakit.lora.merge import DTYPES, METHODS as MERGE_METHODS
+from lorakit.lora.merge import DTYPES
+from lorakit.lora.merge_math import METHODS as MERGE_METHODS
 from lorakit.lora.route import METHODS as ROUTE_METHODS
 from lorakit.lora.select import SPANS
 from lorakit.models import OBJECTIVES, POSITION_INITS, TOKENIZER_TYPES

@@ -1,6 +1,6 @@
 """LoraHub (Huang et al. 2023): gradient-free search for the weights of a combination of adapters.
 
-The candidate for weights w is the factor-space ``linear`` combination of merge.py
+The candidate for weights w is the factor-space ``linear`` combination of ``merge_math``
 (B' = Σ wᵢ √sᵢ Bᵢ, A' = Σ wᵢ √sᵢ Aᵢ, cross-terms included — LoraHub's own composition), applied
 to the base model by forward hooks (y = W x + B' A' x, no PEFT re-wrapping per step). The
 objective is LoraHub's: the loss on the few-shot examples (completion tokens + EOS, encoded by
@@ -89,7 +89,7 @@ class Combination:
         self.hooks = DeltaHooks(model, list(self.parts))
 
     def apply(self, weights: Sequence[float]) -> None:
-        from lorakit.lora.merge import merge_module
+        from lorakit.lora.merge_math import merge_module
 
         for name, parts in self.parts.items():
             res = merge_module("linear", name, [(b, a, s) for _, b, a, s in parts], [weights[i] for i, *_ in parts])
