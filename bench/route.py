@@ -52,9 +52,9 @@ def main() -> None:
     from peft import ArrowConfig, create_arrow_model
     from transformers import LlamaForCausalLM
 
-    from lorakit.evaluate.generate import generate
     from lorakit.lora import route as R
     from lorakit.lora.adapters import open_adapter
+    from lorakit.models.generate import generate
     from lorakit.models.load import attach_adapter, load_causal_lm
     from lorakit.models.presets import PRESETS, llama_config
     from lorakit.models.tokenizer import train_tokenizer

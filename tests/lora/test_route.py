@@ -223,7 +223,7 @@ def _per_example_run(base, paths, tmp_path, method="min-entropy"):
 
 
 def _check_against_each_adapter_alone(base, paths, out, chosen, entropy=True):
-    from lorakit.evaluate.generate import generate
+    from lorakit.models.generate import generate
     from lorakit.models.load import attach_adapter
 
     prompts = [r["prompt"] for r in out]

@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lorakit.errors import IncompatibleError, UsageError
-from lorakit.evaluate.generate import generation_problems
 from lorakit.lora.adapters import WEIGHTS, Adapter, check_mergeable, module_union, open_adapter
 from lorakit.lora.select import SPANS
+from lorakit.models.generate import generation_problems
 from lorakit.runtime import ProgressFn, finite_problems, no_progress
 
 if TYPE_CHECKING:
@@ -378,7 +378,7 @@ def routing_record(cfg: RouteConfig, names: list[str], stats: dict[str, Any] | N
 def _predict_mixed(cfg: RouteConfig, model: Any, tok: Any, adapters: list[Adapter], prompts: list[str],
                    gen: dict[str, Any]) -> tuple[list[str], list[dict[str, Any] | None]]:
     """arrow / output-average: hooks on the base model's adapted layers during generation."""
-    from lorakit.evaluate.generate import generate
+    from lorakit.models.generate import generate
     from lorakit.models.tokens import encode_prompt
 
     protos = [load_prototypes(a, cfg.library) for a in adapters] if cfg.method == "arrow" else None
@@ -396,9 +396,9 @@ def _predict_lorahub(cfg: RouteConfig, model: Any, tok: Any, adapters: list[Adap
     """lorahub: search the weights on the shots, generate with the combination, optionally save it (via merge)."""
     from pathlib import Path
 
-    from lorakit.evaluate.generate import generate
     from lorakit.lora import lorahub
     from lorakit.lora.merge import MergeConfig, merge_adapters
+    from lorakit.models.generate import generate
 
     combo, found = lorahub.search(model, tok, adapters, shots, cfg.lorahub_steps, cfg.seed, cfg.batch_size, gen["progress"])
     try:
@@ -465,8 +465,8 @@ def run_route(cfg: RouteConfig, progress: ProgressFn = no_progress, shard: str |
     Returns (prediction records — all of them on rank 0 under a launcher, None on the other
     ranks — summary of this process's part, the shard plan).
     """
-    from lorakit.evaluate.generate import WINDOW_BATCHES
     from lorakit.io import read_jsonl
+    from lorakit.models.generate import WINDOW_BATCHES
     from lorakit.shard import plan
 
     cfg.validate()

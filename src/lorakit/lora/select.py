@@ -40,14 +40,14 @@ def prompt_batches(model: Any, tokenizer: Any, prompts: Sequence[str], batch_siz
     """(start, input_ids, attention_mask) of left-padded prompt batches, in input order, on the model's device."""
     import torch
 
-    from lorakit.evaluate.generate import _left_pad
+    from lorakit.models.generate import left_pad
     from lorakit.models.tokens import encode_prompt
 
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     encoded = [encode_prompt(tokenizer, p) for p in prompts]
     for start in range(0, len(encoded), batch_size):
-        ids, mask = _left_pad(encoded[start : start + batch_size], pad_id)
+        ids, mask = left_pad(encoded[start : start + batch_size], pad_id)
         yield start, torch.tensor(ids, device=device), torch.tensor(mask, device=device)
 
 
@@ -141,8 +141,8 @@ def predict_per_example(method: str, model: Any, tok: Any, adapters: list[Adapte
 
     Returns the predictions and, per prompt, ``{"chosen": index, "entropy"|"score": [per adapter]}``.
     """
-    from lorakit.evaluate.generate import generate
     from lorakit.lora.route import load_prototypes
+    from lorakit.models.generate import generate
 
     batch = gen.get("batch_size", 64)
     if method == "centroid":  # on the base model, before any adapter is attached
