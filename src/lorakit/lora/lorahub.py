@@ -3,8 +3,8 @@
 The candidate for weights w is the factor-space ``linear`` combination of ``merge_math``
 (B' = Σ wᵢ √sᵢ Bᵢ, A' = Σ wᵢ √sᵢ Aᵢ, cross-terms included — LoraHub's own composition), applied
 to the base model by forward hooks (y = W x + B' A' x, no PEFT re-wrapping per step). The
-objective is LoraHub's: the loss on the few-shot examples (completion tokens + EOS, encoded by
-``encode_example`` exactly as in training; token mean over all shots) plus 0.05 · Σ|wᵢ|, with
+objective is LoraHub's: the loss on the few-shot examples (completion tokens + EOS, encoded and
+padded exactly as in training; token mean over all shots) plus 0.05 · Σ|wᵢ|, with
 wᵢ ∈ [−1.5, 1.5] and w = 0 as the start.
 
 LoraHub uses nevergrad's ``NGOpt``; lorakit has a small seeded (1+λ)-evolution strategy instead
@@ -101,13 +101,11 @@ class Combination:
 
 def shot_batches(tokenizer: Any, shots: Sequence[dict[str, Any]], batch_size: int) -> list[dict[str, "torch.Tensor"]]:
     """The few-shot examples as right-padded training batches (prompt + completion + EOS, loss on the completion)."""
-    from lorakit.lora.train import LengthGroupedBatches
-    from lorakit.models.tokens import encode_example
+    from lorakit.models.tokens import collate_examples, encode_example
 
     examples = [encode_example(tokenizer, s["prompt"], s["completion"]) for s in shots]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    collate = LengthGroupedBatches(examples, batch_size, 0, pad_id).collate
-    return [collate(list(range(i, min(i + batch_size, len(examples))))) for i in range(0, len(examples), batch_size)]
+    return [collate_examples(examples[i : i + batch_size], pad_id) for i in range(0, len(examples), batch_size)]
 
 
 def shot_loss(model: Any, batches: Sequence[dict[str, "torch.Tensor"]]) -> float:
