@@ -12,9 +12,9 @@ from lorakit.errors import InputError, UsageError
 from lorakit.evaluate.metrics import (FINAL, exact_match, extract_number, final_match, first_match, mean, mean_stderr,
                                      numeric_match)
 from lorakit.io import STDIO, dumps, read_jsonl
-from lorakit.records import Fields, field_problems, has_chats, read_records, render_chats
-from lorakit.lora.route import RoutingOptions
+from lorakit.lora.route_methods import ROUTING_OPTIONS, RoutingOptions
 from lorakit.models.generate import generation_problems
+from lorakit.records import Fields, field_problems, has_chats, read_records, render_chats
 from lorakit.runtime import ProgressFn, finite_problems, no_progress
 from lorakit.shard import shard_problems
 
@@ -66,7 +66,7 @@ class EvalConfig(RoutingOptions):
     """Output folder (checked with ``shard``)."""
 
     def route_config(self) -> "RouteConfig":
-        from lorakit.lora.route import ROUTING_OPTIONS, RouteConfig
+        from lorakit.lora.route import RouteConfig
 
         data = STDIO if STDIO in self.data else next(iter(self.data), "")  # only for the stdin clash check
         routing = {name: getattr(self, name) for name in ROUTING_OPTIONS}

@@ -2,7 +2,7 @@
 
 The candidate for weights w is the factor-space ``linear`` combination of ``merge_math``
 (B' = Σ wᵢ √sᵢ Bᵢ, A' = Σ wᵢ √sᵢ Aᵢ, cross-terms included — LoraHub's own composition), applied
-to the base model by forward hooks (y = W x + B' A' x, no PEFT re-wrapping per step). The
+to the base model by ``LoraHooks`` (y = W x + B' A' x, no PEFT re-wrapping per step). The
 objective is LoraHub's: the loss on the few-shot examples (completion tokens + EOS, encoded and
 padded exactly as in training; token mean over all shots) plus 0.05 · Σ|wᵢ|, with
 wᵢ ∈ [−1.5, 1.5] and w = 0 as the start.
@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lorakit.lora.adapters import Adapter, module_union
+from lorakit.lora.hooks import Fixed, LoraHooks
 from lorakit.runtime import ProgressEvent, ProgressFn, no_progress
 
 if TYPE_CHECKING:
@@ -53,32 +54,9 @@ def es_minimise(f: Callable[[list[float]], float], dim: int, budget: int, seed: 
     return best.tolist(), best_f, evals
 
 
-class DeltaHooks:
-    """Forward hooks adding ``x Aᵀ Bᵀ`` to named linear layers; the factors are swapped per candidate."""
-
-    def __init__(self, model: Any, names: Sequence[str]) -> None:
-        self.factors: dict[str, tuple["torch.Tensor", "torch.Tensor"]] = {}
-        self.dtype = next(model.parameters()).dtype
-        self.device = next(model.parameters()).device
-        self.handles = [model.get_submodule(n).register_forward_hook(self._hook(n)) for n in names]
-
-    def set(self, name: str, B: "torch.Tensor", A: "torch.Tensor") -> None:
-        self.factors[name] = (B.to(self.device, self.dtype), A.to(self.device, self.dtype))
-
-    def _hook(self, name: str) -> Any:
-        def hook(module: Any, args: tuple, output: "torch.Tensor") -> "torch.Tensor":
-            B, A = self.factors[name]
-            return output + ((args[0].to(A.dtype) @ A.T) @ B.T).to(output.dtype)
-
-        return hook
-
-    def remove(self) -> None:
-        for h in self.handles:
-            h.remove()
-
-
 class Combination:
-    """The library's factors read once (float64); ``apply(w)`` installs merge's ``linear`` candidate for w."""
+    """The library's factors read once (float64); ``apply(w)`` installs merge's ``linear`` candidate for w
+    (one factor pair per layer on ``LoraHooks``, coefficient 1)."""
 
     def __init__(self, model: Any, adapters: list[Adapter]) -> None:
         import torch
@@ -86,14 +64,14 @@ class Combination:
         self.n = len(adapters)
         self.parts = {name: [(i, *a.factors(name, torch.float64), a.modules[name].scaling)
                              for i, a in enumerate(adapters) if name in a.modules] for name in module_union(adapters)}
-        self.hooks = DeltaHooks(model, list(self.parts))
+        self.hooks = LoraHooks(model, adapters, Fixed(1.0), factors=False)
 
     def apply(self, weights: Sequence[float]) -> None:
         from lorakit.lora.merge_math import merge_module
 
         for name, parts in self.parts.items():
             res = merge_module("linear", name, [(b, a, s) for _, b, a, s in parts], [weights[i] for i, *_ in parts])
-            self.hooks.set(name, res.B, res.A)
+            self.hooks.set_factors(name, res.B, res.A)
 
     def remove(self) -> None:
         self.hooks.remove()

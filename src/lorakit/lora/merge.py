@@ -122,8 +122,11 @@ def needs_torch(cfg: MergeConfig) -> bool:
     return cfg.peft_compat or cfg.method in DENSE_METHODS
 
 
-def merge_adapters(cfg: MergeConfig, progress: ProgressFn = no_progress) -> MergeResult:
+def merge_adapters(cfg: MergeConfig, progress: ProgressFn = no_progress, opened: Sequence["Adapter"] | None = None
+                   ) -> MergeResult:
     """Merge ``cfg.adapters`` module by module and write a PEFT folder with lorakit.json to ``cfg.out``.
+
+    ``opened``: those adapters already open (``route --save-merged``), used instead of opening them again.
 
     Each module's factors are read, merged and written (appended to the output file, or kept as
     float32 factors for ``--into-base``) before the next module is read. The NumPy methods use
@@ -143,7 +146,7 @@ def merge_adapters(cfg: MergeConfig, progress: ProgressFn = no_progress) -> Merg
     check_output(cfg.out, cfg.force)
     if cfg.into_base is not None:
         check_model_dir(cfg.into_base, "base model")
-    adapters = [open_adapter(p) for p in cfg.adapters]
+    adapters = list(opened) if opened is not None else [open_adapter(p) for p in cfg.adapters]
     base = check_mergeable(adapters, cfg.allow_different_bases)
     if cfg.into_base is not None:
         for a in adapters:

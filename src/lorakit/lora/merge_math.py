@@ -26,7 +26,8 @@ The factor-space and exact methods (``uniform``, ``linear``, ``cat``, ``task-ari
 NumPy arrays or torch tensors alike and return the same kind, importing torch only for tensors
 (``lorakit.lora.merge`` runs them on NumPy, without torch). The elementwise methods and
 ``peft_compat`` run on torch (DARE's masks come from a torch generator; PEFT's functions are
-torch). ``inspect`` reads singular values through ``lowrank_svd``.
+torch). ``lowrank_svd`` is shared: ``inspect`` reads singular values through it, and an Arrow
+prototype (``lorakit.lora.prototypes``) is its top right singular vector.
 """
 
 from __future__ import annotations
