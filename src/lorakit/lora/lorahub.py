@@ -3,8 +3,8 @@
 The candidate for weights w is the factor-space ``linear`` combination of ``merge_math``
 (B' = Σ wᵢ √sᵢ Bᵢ, A' = Σ wᵢ √sᵢ Aᵢ, cross-terms included — LoraHub's own composition), applied
 to the base model by ``LoraHooks`` (y = W x + B' A' x, no PEFT re-wrapping per step). The
-objective is LoraHub's: the loss on the few-shot examples (completion tokens + EOS, encoded and
-padded exactly as in training; token mean over all shots) plus 0.05 · Σ|wᵢ|, with
+objective is LoraHub's: training's loss on the few-shot examples (completion tokens + EOS,
+encoded and padded exactly as in training; token mean over all shots) plus 0.05 · Σ|wᵢ|, with
 wᵢ ∈ [−1.5, 1.5] and w = 0 as the start.
 
 LoraHub uses nevergrad's ``NGOpt``; lorakit has a small seeded (1+λ)-evolution strategy instead
@@ -87,18 +87,17 @@ def shot_batches(tokenizer: Any, shots: Sequence[dict[str, Any]], batch_size: in
 
 
 def shot_loss(model: Any, batches: Sequence[dict[str, "torch.Tensor"]]) -> float:
-    """Mean next-token cross-entropy over every labelled token of ``batches`` (training's loss, over all shots)."""
+    """Training's loss (``summed_lm_loss``) over every labelled token of ``batches``: one mean over all shots."""
     import torch
+
+    from lorakit.training import labelled_tokens, summed_lm_loss
 
     device = next(model.parameters()).device
     total, count = 0.0, 0
     with torch.inference_mode():
         for b in batches:
-            logits = model(input_ids=b["input_ids"].to(device), attention_mask=b["attention_mask"].to(device)).logits
-            labels = b["labels"][:, 1:].to(device)
-            total += float(torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), labels,
-                                                             ignore_index=-100, reduction="sum"))
-            count += int((labels != -100).sum())
+            total += float(summed_lm_loss(model, {k: v.to(device) for k, v in b.items()}))
+            count += labelled_tokens(b)
     return total / max(count, 1)
 
 
