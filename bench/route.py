@@ -52,9 +52,10 @@ def main() -> None:
     from peft import ArrowConfig, create_arrow_model
     from transformers import LlamaForCausalLM
 
-    from lorakit.evaluate.generate import generate
-    from lorakit.lora import route as R
     from lorakit.lora.adapters import open_adapter
+    from lorakit.lora.arrow import Router
+    from lorakit.lora.prototypes import load_prototypes
+    from lorakit.models.generate import generate
     from lorakit.models.load import attach_adapter, load_causal_lm
     from lorakit.models.presets import PRESETS, llama_config
     from lorakit.models.tokenizer import train_tokenizer
@@ -84,7 +85,7 @@ def main() -> None:
         for n in (2, 4, 8, 16):
             model, _ = load_causal_lm(tmp / "base")
             adapters = [open_adapter(p) for p in paths[:n]]
-            router = R.Router(model, adapters, "arrow", 2, 1.0, [R.load_prototypes(a) for a in adapters])
+            router = Router(model, adapters, [load_prototypes(a) for a in adapters], 2, 1.0)
             ours[n] = tokens_per_s(model, ids, args.repeats)
             router.remove()
             print(f"lorakit Arrow, {n:2d} adapters   {ours[n]:10.0f} tokens/s")

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from lorakit.cli import app
 from lorakit.errors import UsageError
-from lorakit.evaluate.generate import WINDOW_BATCHES, batches
+from lorakit.models.generate import WINDOW_BATCHES, batches
 from lorakit.shard import Shard, parse_shard, write_sidecar
 
 runner = CliRunner()

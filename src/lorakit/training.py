@@ -214,14 +214,23 @@ def causal_lm_loss(model: Any, batch: Batch, whole: Batch) -> "torch.Tensor":
 
     The same mean as ``model(**whole).loss`` (Hugging Face's causal-LM loss) when ``batch`` is ``whole``.
     """
+    total = labelled_tokens(whole)
+    return summed_lm_loss(model, batch) / max(1, total)
+
+
+def summed_lm_loss(model: Any, batch: Batch) -> "torch.Tensor":
+    """Next-token cross-entropy summed over ``batch``'s labelled tokens (the training loss before its mean)."""
     import torch.nn.functional as F
 
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
     labels = batch["labels"][:, 1:]
-    total = int((whole["labels"][:, 1:] != -100).sum())
-    loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100,
+    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100,
                            reduction="sum")
-    return loss / max(1, total)
+
+
+def labelled_tokens(batch: Batch) -> int:
+    """How many tokens of ``batch`` carry a next-token label (the denominator of the mean loss)."""
+    return int((batch["labels"][:, 1:] != -100).sum())
 
 
 def take_rows(batch: Batch, rows: list[int]) -> Batch:

@@ -19,8 +19,9 @@ from lorakit.data.minimal_pairs import TASKS as PAIR_TASKS
 from lorakit.data.twohop import TEST_TEMPLATES
 from lorakit.errors import STDOUT_CLOSED
 from lorakit.evaluate.run import COMPARES
-from lorakit.lora.merge import DTYPES, METHODS as MERGE_METHODS
-from lorakit.lora.route import METHODS as ROUTE_METHODS
+from lorakit.lora.merge import DTYPES
+from lorakit.lora.merge_math import METHODS as MERGE_METHODS
+from lorakit.lora.route_methods import METHODS as ROUTE_METHODS
 from lorakit.lora.select import SPANS
 from lorakit.models import OBJECTIVES, POSITION_INITS, TOKENIZER_TYPES
 from lorakit.models.presets import PRESETS
@@ -100,7 +101,7 @@ def test_outputs_are_readable_as_the_umask_allows(tmp_path, mask):
 
 CHOICES = [  # (command, option, the names its config validates)
     ("pretrain-lm", "--preset", tuple(PRESETS)),
-    ("eval", "--route", ROUTE_METHODS),
+    ("eval", "--route", tuple(ROUTE_METHODS)),
     ("eval", "--span", SPANS),
     ("eval", "--metric", COMPARES),
     ("merge", "--method", MERGE_METHODS),
@@ -110,7 +111,7 @@ CHOICES = [  # (command, option, the names its config validates)
     ("pretrain-bert", "--position-init", POSITION_INITS),
     ("rescore", "--method", RESCORE_METHODS),
     ("rescore", "--pll-variant", VARIANTS),
-    ("route", "--method", ROUTE_METHODS),
+    ("route", "--method", tuple(ROUTE_METHODS)),
     ("route", "--span", SPANS),
     ("gen-data twohop", "--test-templates", TEST_TEMPLATES),
     ("gen-data faithfulness", "--lang", LANGS),

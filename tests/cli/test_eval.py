@@ -17,7 +17,7 @@ def _write(path, records):
 @pytest.fixture(scope="module")
 def own_answers(tiny_llama_dir, tmp_path_factory):
     """Records whose completions are the model's own greedy answers (so EM must be 1.0)."""
-    from lorakit.evaluate.generate import generate
+    from lorakit.models.generate import generate
     from lorakit.models.load import load_causal_lm
 
     model, tok = load_causal_lm(tiny_llama_dir)

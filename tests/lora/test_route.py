@@ -1,6 +1,6 @@
 """Routing maths and hooks: Arrow equals PEFT's Arrow, one adapter at k=1 equals that adapter,
-output-average equals all adapters active at 1/N, prototypes are cached and reused; per-example
-selection (min-entropy, centroid) in mixed batches equals each example with its adapter alone."""
+output-average equals all adapters active at 1/N; per-example selection (min-entropy, centroid)
+in mixed batches equals each example with its adapter alone. (Prototypes: test_prototypes.py.)"""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ import torch
 from lorakit.lora import route as R
 from lorakit.lora import select as S
 from lorakit.lora.adapters import open_adapter
+from lorakit.lora.arrow import Router, arrow_coefficients
+from lorakit.lora.hooks import Fixed, LoraHooks
+from lorakit.lora.prototypes import load_prototypes
 from tests.helpers import make_peft_adapter
 
 PROMPTS = ["Q: Who is the spouse of Tavi Moka? A:", "Q: Where does Nure Kalo live? A: in", "Q: x A:"]
@@ -38,8 +41,10 @@ def _batch(tok):
 def _routed_logits(base, paths, method, top_k=1, temperature=1.0, library=None):
     model, tok = _base(base)
     adapters = [open_adapter(p) for p in paths]
-    protos = [R.load_prototypes(a, library) for a in adapters] if method == "arrow" else None
-    router = R.Router(model, adapters, method, top_k, temperature, protos)
+    if method == "arrow":
+        router = Router(model, adapters, [load_prototypes(a, library) for a in adapters], top_k, temperature)
+    else:  # output-average
+        router = LoraHooks(model, adapters, Fixed(1.0 / len(adapters)))
     ids, mask = _batch(tok)
     with torch.inference_mode():
         out = model(input_ids=ids, attention_mask=mask).logits
@@ -50,22 +55,10 @@ def _routed_logits(base, paths, method, top_k=1, temperature=1.0, library=None):
 # maths ------------------------------------------------------------------------------------------
 
 
-def test_prototype_is_the_top_right_singular_vector_of_the_product():
-    g = torch.Generator().manual_seed(0)
-    for r, out, inp in ((1, 5, 7), (4, 9, 6), (3, 3, 12)):
-        B, A = torch.randn(out, r, generator=g), torch.randn(r, inp, generator=g)
-        v = R.arrow_prototype(B, A)
-        want = torch.linalg.svd((B @ A).double()).Vh[0].float()
-        assert v.shape == (inp,) and abs(float(v.norm()) - 1) < 1e-5
-        assert torch.allclose(v, want * torch.sign(v @ want), atol=1e-5)
-        assert torch.equal(R.arrow_prototype(B, A), v)  # deterministic, sign fixed
-        assert torch.allclose(R.arrow_prototype(2.5 * B, A), v, atol=1e-6)  # scaling does not move it
-
-
 def test_coefficients_are_a_softmax_over_the_top_k_scores():
     x = torch.tensor([[1.0, 0.0], [0.0, -2.0]])
     protos = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
-    coeff, idx = R.arrow_coefficients(x, protos, top_k=2, temperature=0.5)
+    coeff, idx = arrow_coefficients(x, protos, top_k=2, temperature=0.5)
     assert idx.tolist() == [[0, 2], [1, 2]]
     want0 = torch.softmax(torch.tensor([1.0, 0.6]) / 0.5, 0)
     assert torch.allclose(coeff[0], torch.tensor([want0[0], 0.0, want0[1]]))
@@ -86,7 +79,7 @@ def test_arrow_equals_peft_arrow(library, top_k, temperature):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         peft_model = create_arrow_model(model, [str(p) for p in paths], cfg).eval()
-    protos = [R.load_prototypes(open_adapter(p)) for p in paths]
+    protos = [load_prototypes(open_adapter(p)) for p in paths]
     ids, mask = _batch(tok)
     with torch.inference_mode():
         peft_model(input_ids=ids, attention_mask=mask)  # PEFT builds its power-iteration prototypes
@@ -176,36 +169,6 @@ def test_different_ranks_mix_with_their_own_scalings(make_tiny_model, tmp_path):
     assert torch.allclose(arrow, avg, atol=1e-5)
 
 
-# cache ------------------------------------------------------------------------------------------
-
-
-def test_prototypes_are_cached_beside_the_adapter_and_reused(library, tmp_path, monkeypatch):
-    _, paths = library
-    a = open_adapter(paths[2])
-    first = R.load_prototypes(a)
-    assert (paths[2] / R.PROTOTYPES).is_file()
-    monkeypatch.setattr(R, "arrow_prototype", lambda *_: (_ for _ in ()).throw(AssertionError("recomputed")))
-    again = R.load_prototypes(a)
-    assert all(torch.equal(first[k], again[k]) for k in first)
-    lib = tmp_path / "lib"
-    with pytest.raises(AssertionError, match="recomputed"):  # another cache folder: computed there
-        R.load_prototypes(a, str(lib))
-    monkeypatch.undo()
-    in_lib = R.load_prototypes(a, str(lib))
-    assert len(list(lib.glob("*.safetensors"))) == 1 and all(torch.equal(first[k], in_lib[k]) for k in first)
-
-
-def test_stale_cache_is_recomputed(make_tiny_model, tmp_path):
-    base = make_tiny_model("llama")
-    p = make_peft_adapter(base, tmp_path / "a", seed=3)
-    R.load_prototypes(open_adapter(p))
-    other = make_peft_adapter(base, tmp_path / "b", seed=4)
-    (p / "adapter_model.safetensors").write_bytes((other / "adapter_model.safetensors").read_bytes())
-    got = R.load_prototypes(open_adapter(p))
-    want = R.load_prototypes(open_adapter(other))
-    assert all(torch.equal(got[k], want[k]) for k in want)
-
-
 # per-example selection ----------------------------------------------------------------------------
 
 
@@ -223,7 +186,7 @@ def _per_example_run(base, paths, tmp_path, method="min-entropy"):
 
 
 def _check_against_each_adapter_alone(base, paths, out, chosen, entropy=True):
-    from lorakit.evaluate.generate import generate
+    from lorakit.models.generate import generate
     from lorakit.models.load import attach_adapter
 
     prompts = [r["prompt"] for r in out]
@@ -270,7 +233,7 @@ def test_centroid_scores_and_entropy_by_hand(library, span):
     base, paths = library
     model, tok = _base(base)
     adapters = [open_adapter(p) for p in paths]
-    protos = [R.load_prototypes(a) for a in adapters]
+    protos = [load_prototypes(a) for a in adapters]
     batched = S.centroid_scores(model, tok, adapters, protos, PROMPTS, batch_size=3, span=span)  # padded batch
     entropy = S.prompt_entropy(model, tok, PROMPTS, batch_size=3, span=span)
     inputs = {}

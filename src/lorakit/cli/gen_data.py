@@ -8,10 +8,12 @@ import typer
 
 from lorakit.cli.common import Force, Json, Out, Quiet, Seed, Verbose, choice, choices, command, emit_json, log
 from lorakit.data.faithfulness import PERTURBATIONS, FaithfulnessConfig
+from lorakit.data.from_text import TextConfig
 from lorakit.data.lang import LANGS
 from lorakit.data.math import MathConfig
 from lorakit.data.minimal_pairs import TASKS as PAIR_TASKS, MinimalPairsConfig
 from lorakit.data.twohop import EXAMPLE_FORMATS, TEST_TEMPLATES, TwohopConfig
+from lorakit.errors import UsageError
 
 D = TwohopConfig()  # defaults live in the config only
 
@@ -57,6 +59,7 @@ def twohop(
 
 
 F = FaithfulnessConfig()
+T = TextConfig()
 
 
 @app.command("faithfulness")
@@ -67,22 +70,37 @@ def faithfulness(
     corpus_mb: Annotated[float, typer.Option("--corpus-mb", help="Size of corpus.txt (pretraining documents, none in the test set) in MB.")] = F.corpus_mb,
     test_size: Annotated[int, typer.Option("--test-size", help="Records in test.jsonl, spread evenly over the perturbation types.")] = F.test_size,
     perturbation: choices(PERTURBATIONS, "--perturbation", help="Perturbation type(s) to use (repeatable; default all).") = None,
+    from_text: Annotated[str | None, typer.Option("--from-text", help="Make the set from this real text in --lang instead (UTF-8, one paragraph a line; '-': stdin): sources are runs of 2-4 sentences of a paragraph, candidates one of them and its minimal edit (negation, number, word swap from the source or from elsewhere); corpus.txt is the other paragraphs.", show_default=False)] = None,
+    pairs: Annotated[int | None, typer.Option("--pairs", help=f"With --from-text: records in test.jsonl, spread evenly over the perturbations (default {T.pairs}).", show_default=False)] = None,
     seed: Seed = 0,
     force: Force = False,
     json: Json = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
-    """News documents with a faithful summary and a minimally edited unfaithful one (vi, pl, ka)."""
-    from lorakit.data.faithfulness import write
+    """News documents with a faithful summary and a minimally edited unfaithful one (vi, pl, ka), or pairs from your own text."""
+    if from_text is None:
+        if pairs is not None:
+            raise UsageError("--pairs needs --from-text (generated documents: --test-size)")
+        from lorakit.data.faithfulness import write
 
-    cfg = FaithfulnessConfig(lang=lang, corpus_mb=corpus_mb, test_size=test_size,
-                             perturbations=tuple(perturbation or PERTURBATIONS), seed=seed)
-    summary = write(cfg, out, force)
+        cfg = FaithfulnessConfig(lang=lang, corpus_mb=corpus_mb, test_size=test_size,
+                                 perturbations=tuple(perturbation or PERTURBATIONS), seed=seed)
+        summary = write(cfg, out, force)
+        detail, unit = "", "documents"
+    else:
+        given = [name for name, value, default in (("--corpus-mb", corpus_mb, F.corpus_mb), ("--test-size", test_size, F.test_size),
+                                                    ("--perturbation", perturbation, None)) if value != default]  # fmt: skip
+        if given:
+            raise UsageError(f"{', '.join(given)}: not with --from-text (the text is the corpus; --pairs sets the test size)")
+        from lorakit.data.from_text import write as write_text
+
+        summary = write_text(TextConfig(text=from_text, lang=lang, pairs=T.pairs if pairs is None else pairs, seed=seed), out, force)
+        detail, unit = " (" + ", ".join(f"{k} {n}" for k, n in summary["perturbations"].items()) + ")", "paragraphs"
     if json:
         emit_json(summary)
-    log(f"wrote {out}: test.jsonl {summary['counts']['test.jsonl']} pairs, corpus.txt {summary['counts']['corpus.txt']} "
-        f"documents ({summary['corpus_bytes'] / 1e6:.2f} MB)", quiet)
+    log(f"wrote {out}: test.jsonl {summary['counts']['test.jsonl']} pairs{detail}, corpus.txt "
+        f"{summary['counts']['corpus.txt']} {unit} ({summary['corpus_bytes'] / 1e6:.2f} MB)", quiet)
 
 
 M = MathConfig()

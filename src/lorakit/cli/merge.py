@@ -11,7 +11,8 @@ import typer
 
 from lorakit.cli.common import Force, Json, Out, Quiet, Seed, Verbose, choice, command, emit_json, log, progress
 from lorakit.errors import UsageError
-from lorakit.lora.merge import DTYPES, METHODS
+from lorakit.lora.merge import DTYPES
+from lorakit.lora.merge_math import METHODS
 
 Opt = typer.Option
 

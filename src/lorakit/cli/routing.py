@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from lorakit.cli.common import choice
-from lorakit.lora.route import METHODS
+from lorakit.lora.route_methods import METHODS
 from lorakit.lora.select import SPANS
 
 Method = choice(METHODS)

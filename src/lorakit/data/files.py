@@ -28,13 +28,14 @@ def file_entries(files: dict[str, str], counts: dict[str, int], descriptions: di
 
 
 def write_files(files: dict[str, str], out: str | Path, command: str, options: dict[str, Any], seed: int,
-                force: bool = False) -> None:
-    """Write ``files`` (name -> text) into the folder ``out`` atomically, with lorakit.json."""
+                force: bool = False, inputs: list[str | Path] | tuple[str | Path, ...] = ()) -> None:
+    """Write ``files`` (name -> text) into the folder ``out`` atomically, with lorakit.json (which
+    records the SHA-256 of each of ``inputs``)."""
     check_output(out, force)
     with atomic_dir(out, force=force) as tmp:
         for name, text in files.items():
             (tmp / name).write_text(text, encoding="utf-8", newline="\n")
-        write_provenance(tmp, command, options | {"out": str(out)}, seed=seed)
+        write_provenance(tmp, command, options | {"out": str(out)}, inputs, seed=seed)
 
 
 def write_dataset(files: dict[str, str], out: str | Path, command: str, options: dict[str, Any], seed: int,

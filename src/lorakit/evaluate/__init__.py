@@ -1,1 +1,1 @@
-"""Batched generation, answer normalisation and metrics, lm-evaluation-harness results files."""
+"""Answer normalisation and metrics, lm-evaluation-harness results files (generation: lorakit.models.generate)."""

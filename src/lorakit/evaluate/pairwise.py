@@ -17,9 +17,9 @@ from typing import Any
 
 from lorakit import __version__
 from lorakit.errors import InputError, UsageError
-from lorakit.evaluate.generate import limit_problems
 from lorakit.evaluate.metrics import mean, mean_stderr
 from lorakit.io import STDIO, read_jsonl
+from lorakit.models.generate import limit_problems
 
 TASKS = ("faithfulness", "minimal-pairs")
 METRIC = "acc"

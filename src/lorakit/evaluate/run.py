@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from lorakit import __version__
 from lorakit.errors import InputError, UsageError
-from lorakit.evaluate.generate import generation_problems
 from lorakit.evaluate.metrics import (FINAL, exact_match, extract_number, final_match, first_match, mean, mean_stderr,
                                      numeric_match)
 from lorakit.io import STDIO, dumps, read_jsonl
+from lorakit.lora.route_methods import ROUTING_OPTIONS, RoutingOptions
+from lorakit.models.generate import generation_problems
 from lorakit.records import Fields, field_problems, has_chats, read_records, render_chats
-from lorakit.lora.route import RoutingOptions
 from lorakit.runtime import ProgressFn, finite_problems, no_progress
 from lorakit.shard import shard_problems
 
@@ -66,7 +66,7 @@ class EvalConfig(RoutingOptions):
     """Output folder (checked with ``shard``)."""
 
     def route_config(self) -> "RouteConfig":
-        from lorakit.lora.route import ROUTING_OPTIONS, RouteConfig
+        from lorakit.lora.route import RouteConfig
 
         data = STDIO if STDIO in self.data else next(iter(self.data), "")  # only for the stdin clash check
         routing = {name: getattr(self, name) for name in ROUTING_OPTIONS}
@@ -267,7 +267,7 @@ def predict(cfg: EvalConfig, tasks: dict[str, list[dict[str, Any]]], progress: P
     Returns the tasks with predictions — only this shard's records with ``--shard``; None on the
     ranks other than 0 under a launcher, which hand their part to rank 0 — and the shard plan.
     """
-    from lorakit.evaluate.generate import WINDOW_BATCHES
+    from lorakit.models.generate import WINDOW_BATCHES
     from lorakit.shard import plan
 
     flat = [(task, r) for task, records in tasks.items() for r in records]
@@ -289,8 +289,8 @@ def predict(cfg: EvalConfig, tasks: dict[str, list[dict[str, Any]]], progress: P
 
 def _generate(cfg: EvalConfig, records: list[dict[str, Any]], progress: ProgressFn) -> list[dict[str, Any]]:
     """``{"prediction"}`` per record, with the model (and its one adapter)."""
-    from lorakit.evaluate.generate import generate
     from lorakit.models.fingerprint import base_record, check_base
+    from lorakit.models.generate import generate
     from lorakit.models.load import attach_adapter, check_adapter_dir, check_model_dir, load_causal_lm
     from lorakit.runtime import quiet_libraries, resolve_device, set_threads
 

@@ -79,7 +79,7 @@ def principal_angles(U1: "Tensor", U2: "Tensor") -> dict[str, Any]:
 
 def cross_terms(parts: Sequence[tuple["Tensor", "Tensor"]]) -> tuple[float, float]:
     """(‖cross‖_F, ‖merged‖_F) of the uniform factor average of ``parts`` (√s folded in)."""
-    from lorakit.lora.merge import average, concat
+    from lorakit.lora.merge_math import average, concat
 
     n = len(parts)
     B, A = average(parts, [1.0 / n] * n)
@@ -115,7 +115,7 @@ def inspect_adapters(cfg: InspectConfig, progress: ProgressFn = no_progress) -> 
     import torch
 
     from lorakit.lora.adapters import check_mergeable, module_union, open_adapter
-    from lorakit.lora.merge import lowrank_svd
+    from lorakit.lora.merge_math import lowrank_svd
 
     cfg.validate()
     adapters = [open_adapter(p) for p in cfg.adapters]

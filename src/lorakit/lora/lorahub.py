@@ -1,10 +1,10 @@
 """LoraHub (Huang et al. 2023): gradient-free search for the weights of a combination of adapters.
 
-The candidate for weights w is the factor-space ``linear`` combination of merge.py
+The candidate for weights w is the factor-space ``linear`` combination of ``merge_math``
 (B' = Σ wᵢ √sᵢ Bᵢ, A' = Σ wᵢ √sᵢ Aᵢ, cross-terms included — LoraHub's own composition), applied
-to the base model by forward hooks (y = W x + B' A' x, no PEFT re-wrapping per step). The
-objective is LoraHub's: the loss on the few-shot examples (completion tokens + EOS, encoded by
-``encode_example`` exactly as in training; token mean over all shots) plus 0.05 · Σ|wᵢ|, with
+to the base model by ``LoraHooks`` (y = W x + B' A' x, no PEFT re-wrapping per step). The
+objective is LoraHub's: training's loss on the few-shot examples (completion tokens + EOS,
+encoded and padded exactly as in training; token mean over all shots) plus 0.05 · Σ|wᵢ|, with
 wᵢ ∈ [−1.5, 1.5] and w = 0 as the start.
 
 LoraHub uses nevergrad's ``NGOpt``; lorakit has a small seeded (1+λ)-evolution strategy instead
@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lorakit.lora.adapters import Adapter, module_union
+from lorakit.lora.hooks import Fixed, LoraHooks
 from lorakit.runtime import ProgressEvent, ProgressFn, no_progress
 
 if TYPE_CHECKING:
@@ -53,32 +54,9 @@ def es_minimise(f: Callable[[list[float]], float], dim: int, budget: int, seed: 
     return best.tolist(), best_f, evals
 
 
-class DeltaHooks:
-    """Forward hooks adding ``x Aᵀ Bᵀ`` to named linear layers; the factors are swapped per candidate."""
-
-    def __init__(self, model: Any, names: Sequence[str]) -> None:
-        self.factors: dict[str, tuple["torch.Tensor", "torch.Tensor"]] = {}
-        self.dtype = next(model.parameters()).dtype
-        self.device = next(model.parameters()).device
-        self.handles = [model.get_submodule(n).register_forward_hook(self._hook(n)) for n in names]
-
-    def set(self, name: str, B: "torch.Tensor", A: "torch.Tensor") -> None:
-        self.factors[name] = (B.to(self.device, self.dtype), A.to(self.device, self.dtype))
-
-    def _hook(self, name: str) -> Any:
-        def hook(module: Any, args: tuple, output: "torch.Tensor") -> "torch.Tensor":
-            B, A = self.factors[name]
-            return output + ((args[0].to(A.dtype) @ A.T) @ B.T).to(output.dtype)
-
-        return hook
-
-    def remove(self) -> None:
-        for h in self.handles:
-            h.remove()
-
-
 class Combination:
-    """The library's factors read once (float64); ``apply(w)`` installs merge's ``linear`` candidate for w."""
+    """The library's factors read once (float64); ``apply(w)`` installs merge's ``linear`` candidate for w
+    (one factor pair per layer on ``LoraHooks``, coefficient 1)."""
 
     def __init__(self, model: Any, adapters: list[Adapter]) -> None:
         import torch
@@ -86,14 +64,14 @@ class Combination:
         self.n = len(adapters)
         self.parts = {name: [(i, *a.factors(name, torch.float64), a.modules[name].scaling)
                              for i, a in enumerate(adapters) if name in a.modules] for name in module_union(adapters)}
-        self.hooks = DeltaHooks(model, list(self.parts))
+        self.hooks = LoraHooks(model, adapters, Fixed(1.0), factors=False)
 
     def apply(self, weights: Sequence[float]) -> None:
-        from lorakit.lora.merge import merge_module
+        from lorakit.lora.merge_math import merge_module
 
         for name, parts in self.parts.items():
             res = merge_module("linear", name, [(b, a, s) for _, b, a, s in parts], [weights[i] for i, *_ in parts])
-            self.hooks.set(name, res.B, res.A)
+            self.hooks.set_factors(name, res.B, res.A)
 
     def remove(self) -> None:
         self.hooks.remove()
@@ -101,28 +79,25 @@ class Combination:
 
 def shot_batches(tokenizer: Any, shots: Sequence[dict[str, Any]], batch_size: int) -> list[dict[str, "torch.Tensor"]]:
     """The few-shot examples as right-padded training batches (prompt + completion + EOS, loss on the completion)."""
-    from lorakit.lora.train import LengthGroupedBatches
-    from lorakit.models.tokens import encode_example
+    from lorakit.models.tokens import collate_examples, encode_example
 
     examples = [encode_example(tokenizer, s["prompt"], s["completion"]) for s in shots]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    collate = LengthGroupedBatches(examples, batch_size, 0, pad_id).collate
-    return [collate(list(range(i, min(i + batch_size, len(examples))))) for i in range(0, len(examples), batch_size)]
+    return [collate_examples(examples[i : i + batch_size], pad_id) for i in range(0, len(examples), batch_size)]
 
 
 def shot_loss(model: Any, batches: Sequence[dict[str, "torch.Tensor"]]) -> float:
-    """Mean next-token cross-entropy over every labelled token of ``batches`` (training's loss, over all shots)."""
+    """Training's loss (``summed_lm_loss``) over every labelled token of ``batches``: one mean over all shots."""
     import torch
+
+    from lorakit.training import labelled_tokens, summed_lm_loss
 
     device = next(model.parameters()).device
     total, count = 0.0, 0
     with torch.inference_mode():
         for b in batches:
-            logits = model(input_ids=b["input_ids"].to(device), attention_mask=b["attention_mask"].to(device)).logits
-            labels = b["labels"][:, 1:].to(device)
-            total += float(torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), labels,
-                                                             ignore_index=-100, reduction="sum"))
-            count += int((labels != -100).sum())
+            total += float(summed_lm_loss(model, {k: v.to(device) for k, v in b.items()}))
+            count += labelled_tokens(b)
     return total / max(count, 1)
 
 

@@ -26,7 +26,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lorakit.lora.adapters import Adapter, module_union
+from lorakit.lora.adapters import Adapter
+from lorakit.lora.hooks import Layer, LoraHooks
 
 if TYPE_CHECKING:
     import torch
@@ -40,14 +41,14 @@ def prompt_batches(model: Any, tokenizer: Any, prompts: Sequence[str], batch_siz
     """(start, input_ids, attention_mask) of left-padded prompt batches, in input order, on the model's device."""
     import torch
 
-    from lorakit.evaluate.generate import _left_pad
+    from lorakit.models.generate import left_pad
     from lorakit.models.tokens import encode_prompt
 
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     encoded = [encode_prompt(tokenizer, p) for p in prompts]
     for start in range(0, len(encoded), batch_size):
-        ids, mask = _left_pad(encoded[start : start + batch_size], pad_id)
+        ids, mask = left_pad(encoded[start : start + batch_size], pad_id)
         yield start, torch.tensor(ids, device=device), torch.tensor(mask, device=device)
 
 
@@ -86,34 +87,24 @@ def centroid_scores(model: Any, tokenizer: Any, adapters: list[Adapter], prototy
     x̄ = the module's input at the prompt's last token, or (``span="prompt"``) its mean over the real tokens."""
     import torch
 
-    names = module_union(adapters)
     table = torch.zeros(len(prompts), len(adapters), dtype=torch.float64)
     state: dict[str, Any] = {}
 
-    def capture(experts: list[int], protos: "torch.Tensor") -> Any:
-        def pre(module: Any, args: tuple) -> None:
-            x, mask = args[0].double(), state["mask"][..., None]
-            mean = x[:, -1] if span == "last" else (x * mask).sum(1) / mask.sum(1)  # left padding: -1 is real
-            cos = torch.nn.functional.normalize(mean, dim=-1) @ protos.T
-            state["scores"][:, experts] += cos.abs().cpu()
+    def score(layer: Layer, x: "torch.Tensor") -> None:  # reads the layer's input, adds nothing
+        x, mask = x.double(), state["mask"][..., None]
+        mean = x[:, -1] if span == "last" else (x * mask).sum(1) / mask.sum(1)  # left padding: -1 is real
+        cos = torch.nn.functional.normalize(mean, dim=-1) @ layer.prototypes.T
+        state["scores"][:, layer.experts] += cos.abs().cpu()
 
-        return pre
-
-    handles = []
-    for name in names:
-        experts = [i for i, a in enumerate(adapters) if name in a.modules]
-        protos = torch.stack([prototypes[i][name] for i in experts]).double()
-        target = model.get_submodule(name)
-        handles.append(target.register_forward_pre_hook(capture(experts, protos.to(next(model.parameters()).device))))
+    hooks = LoraHooks(model, adapters, score, factors=False, prototypes=prototypes, prototype_dtype=torch.float64)
     try:
         for start, ids, mask in prompt_batches(model, tokenizer, prompts, batch_size):
             state["mask"], state["scores"] = mask.double(), table[start : start + len(ids)]
             with torch.inference_mode():
                 model(input_ids=ids, attention_mask=mask)
     finally:
-        for h in handles:
-            h.remove()
-    return table / len(names)
+        hooks.remove()
+    return table / len(hooks.layers)
 
 
 def centroid_choice(model: Any, tokenizer: Any, adapters: list[Adapter], prototypes: list[dict[str, "torch.Tensor"]],
@@ -134,24 +125,29 @@ def load_library(model: Any, adapters: list[Adapter]) -> tuple[Any, list[str]]:
     return model.eval(), tags
 
 
-def predict_per_example(method: str, model: Any, tok: Any, adapters: list[Adapter], prompts: list[str],
-                        gen: dict[str, Any], library: str | None = None, span: str = "last"
-                        ) -> tuple[list[str], list[dict[str, Any]]]:
-    """Choose one adapter per prompt (``min-entropy`` or ``centroid``), then generate in mixed-adapter batches.
+Predictions = tuple[list[str], list[dict[str, Any]]]
+"""The predictions and, per prompt, ``{"chosen": index, "entropy"|"score": [per adapter]}``."""
 
-    Returns the predictions and, per prompt, ``{"chosen": index, "entropy"|"score": [per adapter]}``.
-    """
-    from lorakit.evaluate.generate import generate
-    from lorakit.lora.route import load_prototypes
 
-    batch = gen.get("batch_size", 64)
-    if method == "centroid":  # on the base model, before any adapter is attached
-        protos = [load_prototypes(a, library) for a in adapters]
-        chosen, table = centroid_choice(model, tok, adapters, protos, prompts, batch, span)
-        key = "score"
+def predict_min_entropy(model: Any, tok: Any, adapters: list[Adapter], prompts: list[str], gen: dict[str, Any],
+                        span: str = "last") -> Predictions:
+    """``min-entropy``: the library loaded, each prompt's adapter chosen by entropy, then mixed-adapter generation."""
     model, tags = load_library(model, adapters)
-    if method == "min-entropy":
-        chosen, table = min_entropy_choice(model, tok, tags, prompts, batch, span)
-        key = "entropy"
+    chosen, table = min_entropy_choice(model, tok, tags, prompts, gen.get("batch_size", 64), span)
+    return _generate_chosen(model, tok, tags, prompts, gen, chosen, table, "entropy")
+
+
+def predict_centroid(model: Any, tok: Any, adapters: list[Adapter], prompts: list[str], gen: dict[str, Any],
+                     span: str = "last", prototypes: list[dict[str, "torch.Tensor"]] | None = None) -> Predictions:
+    """``centroid``: each prompt's adapter chosen on the base model (before any adapter is attached), then generation."""
+    chosen, table = centroid_choice(model, tok, adapters, prototypes or [], prompts, gen.get("batch_size", 64), span)
+    model, tags = load_library(model, adapters)
+    return _generate_chosen(model, tok, tags, prompts, gen, chosen, table, "score")
+
+
+def _generate_chosen(model: Any, tok: Any, tags: list[str], prompts: list[str], gen: dict[str, Any], chosen: list[int],
+                     table: "torch.Tensor", key: str) -> Predictions:
+    from lorakit.models.generate import generate
+
     preds = generate(model, tok, prompts, adapter_names=[tags[c] for c in chosen], **gen)
     return preds, [{"chosen": c, key: row} for c, row in zip(chosen, table.tolist())]

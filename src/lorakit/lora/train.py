@@ -17,7 +17,7 @@ from lorakit.io import atomic_dir
 from lorakit.records import Fields, field_problems, read_records, render_chats
 from lorakit.models.fingerprint import HEADER_METHOD, WEIGHTS_METHOD, base_fingerprint, weights_sha256
 from lorakit.models.load import check_model_dir
-from lorakit.models.tokens import IGNORE_INDEX, char_limit, fit_example
+from lorakit.models.tokens import char_limit, collate_examples, fit_example
 from lorakit.runtime import ProgressFn, finite_problems, no_progress, resolve_device, seed_everything
 
 COMMAND = "train-lora"
@@ -131,18 +131,7 @@ class LengthGroupedBatches:
         return batches
 
     def collate(self, plan: list[int]) -> dict[str, Any]:
-        import torch
-
-        width = max(len(self.examples[j][0]) for j in plan)
-        ids = torch.full((len(plan), width), self.pad_id, dtype=torch.long)
-        labels = torch.full((len(plan), width), IGNORE_INDEX, dtype=torch.long)
-        mask = torch.zeros((len(plan), width), dtype=torch.long)
-        for row, j in enumerate(plan):
-            x, y = self.examples[j]
-            ids[row, : len(x)] = torch.tensor(x)
-            labels[row, : len(y)] = torch.tensor(y)
-            mask[row, : len(x)] = 1
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        return collate_examples([self.examples[j] for j in plan], self.pad_id)
 
 
 def _has_conv1d(model: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 IGNORE_INDEX = -100
@@ -54,3 +55,18 @@ def fit_example(tokenizer: Any, prompt: str, completion: str, max_len: int | Non
             raise ValueError(f"the completion takes {len(c)} tokens, the model has {max_len} positions")
         p, cut = keep + p[len(p) - min(room, len(p) - len(keep)):], True
     return p + c, [IGNORE_INDEX] * len(p) + c, cut
+
+
+def collate_examples(examples: Sequence[tuple[list[int], list[int]]], pad_id: int) -> dict[str, Any]:
+    """``encode_example`` pairs as one right-padded training batch: ``input_ids``, ``attention_mask``, ``labels``."""
+    import torch
+
+    width = max(len(x) for x, _ in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, (x, y) in enumerate(examples):
+        ids[row, : len(x)] = torch.tensor(x)
+        labels[row, : len(y)] = torch.tensor(y)
+        mask[row, : len(x)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}

@@ -80,3 +80,29 @@ def summary(ev: Event) -> str:
     if ev.summary_template == 0:
         return f"{predicate(ev, True, True)} {city} {date(ev)}, {ev.number} ადამიანის თანდასწრებით."
     return f"{city}, {ev.number} ადამიანის თანდასწრებით, {date(ev)} {predicate(ev, True, False)}."
+
+
+# Real text (gen-data faithfulness --from-text) ---------------------------------------------------
+ABBREVIATIONS = frozenset("""
+მაგ. ე.ი. ე.წ. ა.შ. ძვ. წ. სთ. გვ. ათ. მლნ. მლრდ. ქ. იხ. ტ. კმ. სმ. მმ. კგ. გრ. ლ. წთ. წმ. ბ-ნი. ქ-ნი.
+e.g. i.e. etc. vs.
+""".split())
+"""Tokens ending in a full stop that end no sentence (``მაგ.`` for example, ``ა.შ.`` and so on)."""
+NEGATION = "არ"
+NEGATIONS = ("არ", "ვერ")
+"""``არ`` not; ``ვერ`` cannot (``ვერ მოხერხდა`` failed): either stands right before the verb."""
+NEGATABLE = {
+    "არის": "არ", "არიან": "არ", "იყო": "არ", "იქნება": "არ", "შეიძლება": "არ", "უნდა": "არ", "აქვს": "არ",
+    "აქვთ": "არ", "მუშაობს": "არ", "მუშაობენ": "არ", "არსებობს": "არ", "ემთხვევა": "არ", "ხდება": "არ",
+    "შეიცავს": "არ", "ჩანს": "არ", "საჭიროებს": "არ", "შეესაბამება": "არ", "იყენებს": "არ", "გამოიყენება": "არ",
+    "ინახება": "არ", "წაიშლება": "არ", "დაემატება": "არ", "ეშვება": "არ", "გაეშვება": "არ", "ჩაიტვირთება": "არ",
+    "იცვლება": "არ", "შეიცვლება": "არ", "შეუძლია": "არ", "შეგიძლიათ": "არ", "მოხერხდა": "ვერ",
+    "ხერხდება": "ვერ", "მოიძებნა": "ვერ",
+}
+"""Verb forms before which a negation particle can be inserted, each with its particle: ``ვერ``
+(could not) with success and finding (``ვერ მოხერხდა``, ``ვერ მოიძებნა``), ``არ`` otherwise
+(``შეგიძლიათ`` takes ``არ``: its ability is in the verb). Either particle is removed before any word."""
+STOPWORDS = frozenset("""
+და არის ან რომ ეს ის ამ იმ თუ როგორც რა არ ვერ უნდა მაგრამ ასევე თქვენ მისი მათი შემდეგ ყველა
+ერთი კი ხომ ან თან ამის იმის აქ იქ როცა როდესაც სადაც რომელიც რომლის რომელსაც
+""".split())

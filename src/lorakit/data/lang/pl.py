@@ -92,3 +92,28 @@ def summary(ev: Event) -> str:
     if ev.summary_template == 0:
         return cap(f"{date(ev)} {ev.a.name} {predicate(ev, True)} {city} w obecności {ev.number} osób.")
     return cap(f"{city}, w obecności {ev.number} osób, {ev.a.name} {predicate(ev, True)} ({date(ev)}).")
+
+
+# Real text (gen-data faithfulness --from-text) ---------------------------------------------------
+LETTERS = "ąćęłńóśźż"
+"""Letters that mark Polish among Latin-script texts (a text with none of them is not Polish)."""
+ABBREVIATIONS = frozenset("""
+np. m.in. itp. itd. tzn. tj. tzw. ok. ob. godz. nr. str. s. r. w. ul. al. prof. dr. doc. inż. mgr. tys. mln.
+mld. zob. por. wg. ds. jw. pkt. ust. art. rozdz. tab. rys. poz. min. maks. sek. gr. zł. im. św. płn. płd.
+wsch. zach. ub. br. jęz. przyp. red. tłum. oprac. wyd. cz. ang. łac. niem. franc. gł. dot. ew. ewent. bm.
+cdn. cd. wz. tel. wsp. e.g. i.e. etc. vs. ver. wer. kl. lit. n.p.m. p.n.e. n.e. tzw. pt. dn. dt.
+""".split())
+"""Tokens ending in a full stop that end no sentence (lower-cased; single letters are initials anyway)."""
+NEGATION = "nie"
+NEGATABLE = frozenset("""
+jest są był była było były byli będzie będą został została zostało zostały zostali zostanie zostaną
+działa działają działał działała działało istnieje istnieją istniał istniała istniało
+""".split())
+"""Finite forms before which ``nie`` can be inserted or removed without touching the rest of the
+sentence: the copula, the passive auxiliary and intransitive verbs. A transitive verb would need its
+object in the genitive once negated (``otwiera plik`` / ``nie otwiera pliku``): not a one-word edit."""
+STOPWORDS = frozenset("""
+i w z na do się nie to że jest są o od po za dla lub oraz a ale jak jako tak czy co go jej ich jego ten ta te
+tego tej tym być może można które który która którego których przez przy pod nad przed jeśli gdy aby
+już tylko także też więc bo np tu tam wszystkie wszystkich jeden jedna jedno każdy każda inne innych
+""".split())

@@ -64,3 +64,27 @@ def summary(ev: Event) -> str:
     if ev.summary_template == 0:
         return f"{ev.a.name} {predicate(ev, True)} ở {city} {date(ev)}, trước {n} người."
     return f"Trước {n} người ở {city} {date(ev)}, {ev.a.name} {predicate(ev, True)}."
+
+
+# Real text (gen-data faithfulness --from-text) ---------------------------------------------------
+LETTERS = "ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
+"""Letters that mark Vietnamese among Latin-script texts (most Vietnamese syllables carry one)."""
+ABBREVIATIONS = frozenset("""
+tp. tt. q. p. ths. ts. pgs. gs. bs. ks. v.v. vv. st. mr. dr. vd. tr. th. cn. tcn. ng. e.g. i.e. etc. vs.
+""".split())
+"""Tokens ending in a full stop that end no sentence (lower-cased: ``TP.`` thành phố, ``v.v.`` vân vân)."""
+NEGATION = "không"
+NEGATION_SWAPS = {"có thể": "không thể"}
+"""Two-syllable forms whose negation replaces a syllable (``có thể`` can, ``không thể`` cannot)."""
+NEGATABLE = frozenset([
+    "được", "cần", "nên", "phải", "có", "chứa", "bị", "dùng", "mở", "lưu", "xóa", "chạy", "nhận", "gửi", "đọc", "ghi",
+    "hỗ trợ", "cho phép", "hiển thị", "tồn tại", "thay đổi", "hoạt động", "làm việc", "sử dụng", "cài đặt",
+    "tìm thấy", "kết nối",
+])
+"""Words (one syllable, or the two-syllable verbs) before which ``không`` is inserted or removed;
+``không`` before any other word is left alone (compounds: ``không gian`` space, ``không khí`` air,
+``không dây`` wireless, ``hàng không`` aviation)."""
+STOPWORDS = frozenset("""
+và của là có các được cho với trong để một những này đó khi không thì từ đến trên theo như hoặc bạn
+nếu sẽ đã đang bị cũng về ra vào lại nhiều hơn rất tại do nên sau trước mà hay người chỉ còn
+""".split())

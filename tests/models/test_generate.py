@@ -6,7 +6,7 @@ from tests.helpers import qa_records
 def _single(model, tok, prompt, max_new_tokens):
     import torch
 
-    from lorakit.evaluate.generate import clean_prediction
+    from lorakit.models.generate import clean_prediction
     from lorakit.models.tokens import encode_prompt
 
     ids = torch.tensor([encode_prompt(tok, prompt)])
@@ -16,7 +16,7 @@ def _single(model, tok, prompt, max_new_tokens):
 
 
 def test_batched_equals_one_at_a_time(tiny_llama_dir):
-    from lorakit.evaluate.generate import generate
+    from lorakit.models.generate import generate
     from lorakit.models.load import load_causal_lm
 
     model, tok = load_causal_lm(tiny_llama_dir)
@@ -32,7 +32,7 @@ def test_rows_stop_at_their_first_newline_with_the_same_predictions(tiny_llama_d
     unstopped one-at-a-time ones, and a batch whose rows have all ended generates no more."""
     import torch
 
-    from lorakit.evaluate.generate import generate, newline_stop
+    from lorakit.models.generate import generate, newline_stop
     from lorakit.models.load import load_causal_lm
 
     model, tok = load_causal_lm(tiny_llama_dir)

@@ -1,4 +1,6 @@
-"""Batched greedy generation: length-sorted batches, left padding, KV cache (HF ``generate``)."""
+"""Batched greedy generation: length-sorted batches, left padding, KV cache (HF ``generate``).
+
+A service below ``lora/`` and ``evaluate/``: ``eval`` and every ``route`` method generate through it."""
 
 from __future__ import annotations
 
@@ -38,7 +40,8 @@ def batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     return out
 
 
-def _left_pad(batch: list[list[int]], pad_id: int) -> tuple[list[list[int]], list[list[int]]]:
+def left_pad(batch: list[list[int]], pad_id: int) -> tuple[list[list[int]], list[list[int]]]:
+    """(ids, attention mask) of token-id lists padded on the left to the longest: each row's last token stays last."""
     width = max(len(ids) for ids in batch)
     ids = [[pad_id] * (width - len(x)) + x for x in batch]
     mask = [[0] * (width - len(x)) + [1] * len(x) for x in batch]
@@ -90,7 +93,7 @@ def generate(
     stop = [newline_stop(tokenizer)]
     done = 0
     for idx in batches([len(e) for e in encoded], batch_size):
-        ids, mask = _left_pad([encoded[i] for i in idx], pad_id)
+        ids, mask = left_pad([encoded[i] for i in idx], pad_id)
         input_ids = torch.tensor(ids, device=device)
         mixed = {"adapter_names": [adapter_names[i] for i in idx]} if adapter_names is not None else {}
         with torch.inference_mode():
