@@ -216,7 +216,7 @@ def convert_gguf(cfg: ConvertConfig, progress: ProgressFn = no_progress) -> Conv
     with atomic_dir(cfg.out, force=cfg.force) as tmp:
         plain.save_pretrained(str(tmp), safe_serialization=True)
         tok.save_pretrained(str(tmp))
-        result.files = sorted(p.name for p in tmp.iterdir()) + ["lorakit.json"]
+        result.files = sorted([*(p.name for p in tmp.iterdir()), "lorakit.json"])
         result.seconds = time.perf_counter() - start
         record = provenance(COMMAND, jsonable(asdict(cfg)), [cfg.gguf])
         record["gguf"] = {"file": cfg.gguf.name, "sha256": record["inputs"][0]["sha256"], **asdict(info)}
