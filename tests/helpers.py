@@ -86,6 +86,18 @@ def tiny_config(arch: str, tokenizer: Any, init_std: float = 0.02) -> Any:
 
         return GPTNeoXConfig(vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                              intermediate_size=128, max_position_embeddings=128, **ids)
+    if arch == "opt":
+        from transformers import OPTConfig
+
+        return OPTConfig(vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                         ffn_dim=128, word_embed_proj_dim=64, max_position_embeddings=128, init_std=init_std,
+                         **{k: v for k, v in ids.items() if k != "initializer_range"})
+    if arch == "phi3":
+        from transformers import Phi3Config
+
+        return Phi3Config(vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                          num_key_value_heads=4, intermediate_size=128, max_position_embeddings=128,
+                          original_max_position_embeddings=128, tie_word_embeddings=True, **ids)
     raise ValueError(f"unknown arch {arch!r}")
 
 

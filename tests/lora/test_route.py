@@ -269,3 +269,20 @@ def test_centroid_mixed_batches_equal_each_example_with_its_adapter_alone(librar
     out, chosen = _per_example_run(base, paths, tmp_path, "centroid")
     assert chosen == [i % 3 for i in range(8)]
     _check_against_each_adapter_alone(base, paths, out, chosen, entropy=False)
+
+
+FAMILIES = ["llama", "qwen2", "mistral", "gpt2", "gptneox", "phi3", "opt"]
+
+
+@pytest.mark.parametrize("method", ["min-entropy", "centroid"])
+@pytest.mark.parametrize("arch", FAMILIES)
+def test_per_example_routing_in_every_family(make_tiny_model, tmp_path, monkeypatch, arch, method):
+    """Every family the README names: a mix of choices in every batch (mixed-adapter batches, or
+    adapter-at-a-time where PEFT cannot mix, e.g. OPT) predicts what each adapter alone does."""
+    base = make_tiny_model(arch)
+    paths = [make_peft_adapter(base, tmp_path / f"a{i}", r=4, alpha=8, seed=20 + i, std=0.3) for i in range(3)]
+    name = "min_entropy_choice" if method == "min-entropy" else "centroid_choice"
+    monkeypatch.setattr(S, name, _rotate(getattr(S, name)))
+    out, chosen = _per_example_run(base, paths, tmp_path, method)
+    assert chosen == [i % 3 for i in range(8)]
+    _check_against_each_adapter_alone(base, paths, out, chosen, entropy=method == "min-entropy")

@@ -2,7 +2,8 @@
 
 Every adapter of the library is loaded into one ``PeftModel``; each prompt gets one adapter and
 ``generate(..., adapter_names=)`` runs a batch whose rows use different adapters (exactly what
-running each prompt with its adapter alone gives; the tests check it).
+running each prompt with its adapter alone gives; the tests check it in every family). Where PEFT
+cannot mix adapters in a batch (OPT), the prompts of each adapter are generated together instead.
 
 - ``min-entropy``: the adapter under which the model is most confident on the prompt — the
   lowest entropy of the next-token distribution at the prompt's last position (where the answer
@@ -36,6 +37,12 @@ SPANS = ("last", "prompt")
 """What per-example selection scores: the prompt's last position, or the mean over all its positions."""
 
 
+def positions(mask: "torch.Tensor") -> "torch.Tensor":
+    """Position ids of a left-padded batch: each row's first real token at 0, as ``generate`` counts
+    them (a plain forward would shift the rows of absolute-position models: GPT-2, OPT)."""
+    return (mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
 def prompt_batches(model: Any, tokenizer: Any, prompts: Sequence[str], batch_size: int
                    ) -> Iterator[tuple[int, "torch.Tensor", "torch.Tensor"]]:
     """(start, input_ids, attention_mask) of left-padded prompt batches, in input order, on the model's device."""
@@ -61,7 +68,7 @@ def prompt_entropy(model: Any, tokenizer: Any, prompts: Sequence[str], batch_siz
     out = []
     for _, ids, mask in prompt_batches(model, tokenizer, prompts, batch_size):
         with torch.inference_mode():
-            logits = model(input_ids=ids, attention_mask=mask).logits
+            logits = model(input_ids=ids, attention_mask=mask, position_ids=positions(mask)).logits
         logp = (logits[:, -1:] if span == "last" else logits).float().log_softmax(-1)
         ent = -(logp.exp() * logp).sum(-1)
         out.append(ent[:, -1] if span == "last" else (ent * mask).sum(1) / mask.sum(1))
@@ -91,7 +98,8 @@ def centroid_scores(model: Any, tokenizer: Any, adapters: list[Adapter], prototy
     state: dict[str, Any] = {}
 
     def score(layer: Layer, x: "torch.Tensor") -> None:  # reads the layer's input, adds nothing
-        x, mask = x.double(), state["mask"][..., None]
+        mask = state["mask"][..., None]
+        x = x.double().reshape(*mask.shape[:2], -1)  # OPT's MLP sees (batch·seq, hidden)
         mean = x[:, -1] if span == "last" else (x * mask).sum(1) / mask.sum(1)  # left padding: -1 is real
         cos = torch.nn.functional.normalize(mean, dim=-1) @ layer.prototypes.T
         state["scores"][:, layer.experts] += cos.abs().cpu()
@@ -101,7 +109,7 @@ def centroid_scores(model: Any, tokenizer: Any, adapters: list[Adapter], prototy
         for start, ids, mask in prompt_batches(model, tokenizer, prompts, batch_size):
             state["mask"], state["scores"] = mask.double(), table[start : start + len(ids)]
             with torch.inference_mode():
-                model(input_ids=ids, attention_mask=mask)
+                model(input_ids=ids, attention_mask=mask, position_ids=positions(mask))
     finally:
         hooks.remove()
     return table / len(hooks.layers)
@@ -145,9 +153,40 @@ def predict_centroid(model: Any, tok: Any, adapters: list[Adapter], prompts: lis
     return _generate_chosen(model, tok, tags, prompts, gen, chosen, table, "score")
 
 
+def mixed_batches_work(model: Any, tags: list[str]) -> bool:
+    """Whether PEFT can run this model's mixed-adapter batches: every LoRA layer must see one row per
+    example (OPT's MLP flattens batch and sequence, and PEFT refuses it). Probed with a two-row
+    forward that only records input shapes (PEFT's own refusal would leave its hooks behind)."""
+    import torch
+    from peft.tuners.lora import LoraLayer
+
+    if len(tags) < 2:
+        return True
+    rows: list[int] = []
+    handles = [m.register_forward_pre_hook(lambda _m, args: rows.append(args[0].shape[0]))
+               for m in model.modules() if isinstance(m, LoraLayer)]
+    try:
+        with torch.inference_mode():
+            model(input_ids=torch.zeros(2, 3, dtype=torch.long, device=next(model.parameters()).device))
+    finally:
+        for h in handles:
+            h.remove()
+    return all(r == 2 for r in rows)
+
+
 def _generate_chosen(model: Any, tok: Any, tags: list[str], prompts: list[str], gen: dict[str, Any], chosen: list[int],
                      table: "torch.Tensor", key: str) -> Predictions:
+    """Generate each prompt with its chosen adapter: mixed-adapter batches, or adapter at a time
+    where the model cannot mix them (the same predictions either way)."""
     from lorakit.models.generate import generate
 
-    preds = generate(model, tok, prompts, adapter_names=[tags[c] for c in chosen], **gen)
+    if mixed_batches_work(model, tags):
+        preds = generate(model, tok, prompts, adapter_names=[tags[c] for c in chosen], **gen)
+    else:
+        preds = [""] * len(prompts)
+        for i, tag in enumerate(tags):
+            if mine := [j for j, c in enumerate(chosen) if c == i]:
+                model.set_adapter(tag)
+                for j, p in zip(mine, generate(model, tok, [prompts[j] for j in mine], **gen)):
+                    preds[j] = p
     return preds, [{"chosen": c, key: row} for c, row in zip(chosen, table.tolist())]
