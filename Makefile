@@ -13,7 +13,7 @@ export TOKENIZERS_PARALLELISM := false
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,plot,gguf]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,plot,lorahub,gguf]'
 	touch $@
 
 install: $(STAMP)

@@ -81,7 +81,8 @@ def test_shot_loss_is_the_training_loss(library):
     assert H.shot_loss(model, H.shot_batches(tok, shots, batch_size=2)) == pytest.approx(want, rel=1e-5)
 
 
-def test_search_improves_the_objective_and_is_deterministic(library):
+@pytest.mark.parametrize("method", ["ngopt", "es"])
+def test_search_improves_the_objective_and_is_deterministic(library, method):
     base, paths = library
     shots = qa_records(6, seed=2)
     results = []
@@ -90,12 +91,57 @@ def test_search_improves_the_objective_and_is_deterministic(library):
         adapters = [open_adapter(p) for p in paths]
         start = H.shot_loss(model, H.shot_batches(tok, shots, 8))  # w = 0: the base model
         events = []
-        combo, found = H.search(model, tok, adapters, shots, steps=9, seed=3, progress=events.append)
+        combo, found = H.search(model, tok, adapters, shots, steps=9, seed=3, progress=events.append, method=method)
         combo.remove()
         results.append(found)
     found = results[0]
     assert results[0] == results[1]
-    assert found["evaluations"] == 9 and len(events) == 9 and events[-1].step == 9
+    assert found["evaluations"] == 9 and len(events) == 9 and events[-1].step == 9 and found["search"] == method
     assert found["objective"] <= round(start, 6) + 1e-6
     assert found["objective"] == pytest.approx(found["loss"] + H.L1 * sum(map(abs, found["weights"])), abs=1e-5)
     assert all(abs(w) <= H.BOUND for w in found["weights"])
+
+
+def test_ngopt_finds_a_bounded_minimum_and_keeps_the_best_point():
+    target = [0.8, -1.2, 3.0]
+    calls = []
+
+    def f(w):
+        calls.append(list(w))
+        return sum((x - t) ** 2 for x, t in zip(w, target))
+
+    x, fx, evals = H.ngopt_minimise(f, 3, budget=100, seed=0)
+    assert evals == len(calls) == 100 and calls[0] == [0.0, 0.0, 0.0]
+    assert all(abs(v) <= H.BOUND + 1e-9 for w in calls for v in w)
+    assert fx == min(f(w) for w in calls[:100]) and fx == pytest.approx(f(x))
+    assert fx < 2.25 + 0.1  # the bounded optimum (0.8, -1.2, 1.5) scores 1.5² = 2.25
+    assert H.ngopt_minimise(f, 3, budget=100, seed=0)[:2] == (x, fx)
+
+
+def test_ngopt_without_nevergrad_names_the_extra(monkeypatch):
+    import sys
+
+    from lorakit.errors import IncompatibleError
+
+    monkeypatch.setitem(sys.modules, "nevergrad", None)
+    with pytest.raises(IncompatibleError, match=r"pip install 'lorakit\[lorahub\]' \(or --lorahub-search es\)"):
+        H.ngopt_minimise(lambda w: 0.0, 2, budget=3)
+
+
+def test_ngopt_continues_with_es_where_nevergrad_fails():
+    """nevergrad 1.0's meta-model fails under NumPy 2 at large budgets in few dimensions (2-D, 400)."""
+    calls = []
+
+    def f(w):
+        calls.append(list(w))
+        return sum((x - 0.3) ** 2 for x in w)
+
+    x, fx, evals = H.ngopt_minimise(f, 2, budget=400, seed=0)
+    assert evals == len(calls) <= 400 and fx == min(f(w) for w in calls[:evals])
+    assert x == pytest.approx([0.3, 0.3], abs=0.05)
+
+    def boom(w):
+        raise KeyError("from the objective")
+
+    with pytest.raises(KeyError):
+        H.ngopt_minimise(boom, 2, budget=10)

@@ -11,7 +11,7 @@ from lorakit.cli.common import (AllowDifferentBase, CompletionField, Device, For
                                command, emit_json, main_process_only, progress)
 from lorakit.cli.render import results_table
 from lorakit.evaluate.run import COMPARES
-from lorakit.cli.routing import METHOD_HELP, Library, Method, LorahubSteps, Shots, Span, Temperature, TopK
+from lorakit.cli.routing import METHOD_HELP, Library, Method, LorahubSearch, LorahubSteps, Shots, Span, Temperature, TopK
 
 
 @command
@@ -27,6 +27,7 @@ def eval_(
     span: Span = "last",
     shots: Shots = None,
     lorahub_steps: LorahubSteps = 40,
+    lorahub_search: LorahubSearch = "ngopt",
     allow_different_base: AllowDifferentBase = False,
     seed: Seed = 0,
     predictions: Annotated[str | None, typer.Option("--predictions", help="Score this predictions JSONL instead of generating.")] = None,
@@ -53,7 +54,8 @@ def eval_(
                      prompt_field=prompt_field, completion_field=completion_field, batch_size=batch_size,
                      max_new_tokens=max_new_tokens, limit=limit, metric=metric, device=device,
                      threads=threads, route=route, top_k=top_k, temperature=temperature, library=library, span=span,
-                     shots=shots, lorahub_steps=lorahub_steps, allow_different_base=allow_different_base, seed=seed,
+                     shots=shots, lorahub_steps=lorahub_steps, lorahub_search=lorahub_search,
+                     allow_different_base=allow_different_base, seed=seed,
                      shard=shard, out=str(out) if out else None)
     check_paths({"--out": out}, {"MODEL": model, "DATA": data, "--adapter": adapter, "--predictions": predictions,
                                  "--shots": shots, "--library": library})

@@ -8,7 +8,7 @@ import typer
 
 from lorakit.cli.common import (AllowDifferentBase, Device, Force, GenBatchSize, Json, MaxNewTokens, OutFile, Quiet, Seed, ShardOpt, Threads, Verbose,
                                command, emit_json, log, main_process_only, progress)
-from lorakit.cli.routing import METHOD_HELP, Adapters, Method, Library, LorahubSteps, Shots, Span, Temperature, TopK
+from lorakit.cli.routing import METHOD_HELP, Adapters, Method, Library, LorahubSearch, LorahubSteps, Shots, Span, Temperature, TopK
 
 Opt = typer.Option
 
@@ -25,6 +25,7 @@ def route(
     span: Span = "last",
     shots: Shots = None,
     lorahub_steps: LorahubSteps = 40,
+    lorahub_search: LorahubSearch = "ngopt",
     allow_different_base: AllowDifferentBase = False,
     save_merged: Annotated[str | None, Opt("--save-merged", help="lorahub: also write the merged adapter (PEFT folder) here.", show_default=False)] = None,
     out: OutFile = None,
@@ -59,7 +60,7 @@ def route(
     quiet, json = main_process_only(quiet, json)
 
     cfg = RouteConfig(model=model, data=data, adapters=adapter or [], method=method, top_k=top_k, temperature=temperature,
-                      library=library, span=span, shots=shots, lorahub_steps=lorahub_steps,
+                      library=library, span=span, shots=shots, lorahub_steps=lorahub_steps, lorahub_search=lorahub_search,
                       allow_different_base=allow_different_base, seed=seed, save_merged=save_merged,
                       force=force, batch_size=batch_size, max_new_tokens=max_new_tokens, limit=limit, device=device,
                       threads=threads)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from lorakit.cli.common import choice
+from lorakit.lora.lorahub import SEARCH_NAMES
 from lorakit.lora.route_methods import METHODS
 from lorakit.lora.select import SPANS
 
@@ -21,4 +22,5 @@ Temperature = Annotated[float, typer.Option("--temperature", help="Arrow: softma
 Library = Annotated[str | None, typer.Option("--library", help="Folder caching Arrow prototypes (default: arrow_prototypes.safetensors beside each adapter).")]
 Shots = Annotated[str | None, typer.Option("--shots", help="lorahub: few-shot prompt/completion JSONL the weights are fitted on.", show_default=False)]
 LorahubSteps = Annotated[int, typer.Option("--lorahub-steps", help="lorahub: objective evaluations (search budget).")]
+LorahubSearch = Annotated[choice(SEARCH_NAMES), typer.Option("--lorahub-search", help="lorahub: the optimiser: nevergrad's NGOpt (LoraHub's own; pip install 'lorakit[lorahub]') or es, lorakit's (1+λ)-ES (no extra).")]
 Span = Annotated[choice(SPANS), typer.Option("--span", help="min-entropy / centroid: score the prompt's last position (where the answer starts) or `prompt`: the mean over all its positions.")]

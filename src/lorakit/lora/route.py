@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from lorakit.errors import IncompatibleError, UsageError
 from lorakit.lora.adapters import Adapter, check_mergeable, module_union, open_adapter
+from lorakit.lora.lorahub import SEARCH_NAMES
 from lorakit.lora.route_methods import METHODS, RoutingOptions, Run, Stats, uniform_record
 from lorakit.lora.select import SPANS
 from lorakit.models.generate import generation_problems
@@ -74,6 +75,8 @@ class RouteConfig(RoutingOptions):
                 problems.append("--shots and DATA cannot both be '-' (stdin)")
             if self.lorahub_steps < 1:
                 problems.append("--lorahub-steps must be ≥ 1")
+            if self.lorahub_search not in SEARCH_NAMES:
+                problems.append(f"--lorahub-search must be one of {'|'.join(SEARCH_NAMES)}, not {self.lorahub_search!r}")
         else:
             fitted = "|".join(name for name, m in METHODS.items() if m.shots)
             problems += [f"{opt} applies to --method {fitted} only" for opt, v in

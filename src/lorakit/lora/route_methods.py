@@ -38,6 +38,8 @@ class RoutingOptions:
     """lorahub: few-shot prompt/completion JSONL the weights are fitted on."""
     lorahub_steps: int = 40
     """lorahub: objective evaluations (the search budget, the start w = 0 included)."""
+    lorahub_search: str = "ngopt"
+    """lorahub: the optimiser — nevergrad's NGOpt (LoraHub's; the ``lorahub`` extra) or ``es``, lorakit's (1+λ)-ES."""
     seed: int = 0
     """lorahub: seed of the search."""
     allow_different_base: bool = False
@@ -130,7 +132,7 @@ def _lorahub(opts: RoutingOptions, run: Run) -> tuple[list[str], list[Stats]]:
     from lorakit.lora import lorahub
 
     combo, found = lorahub.search(run.model, run.tokenizer, run.adapters, run.shots, opts.lorahub_steps, opts.seed,
-                                  run.gen["batch_size"], run.gen["progress"])
+                                  run.gen["batch_size"], run.gen["progress"], opts.lorahub_search)
     return _hooked(run, combo), [found] * len(run.prompts)
 
 
