@@ -14,7 +14,7 @@ Opt = typer.Option
 
 @command
 def rescore(
-    scorer: Annotated[str, typer.Argument(help="BERT folder (from pretrain-bert, or any BertForPreTraining/BertForMaskedLM); for --method ngram, a text file (one document per line).")],
+    scorer: Annotated[str, typer.Argument(help="BERT folder (from pretrain-bert, or any BertForPreTraining/BertForMaskedLM); with the ngram method, a text file (one document per line).")],
     data: Annotated[str, typer.Argument(help="JSONL with 'source' and 'candidates' (a list of ≥ 2 strings); '-' = stdin.")],
     out: OutFile = None,
     method: Annotated[choice(METHODS), Opt(help="pll (pseudo-log-likelihood of the candidate given the source), nsp (log P(IsNext)), pll+nsp (sum), or ngram (source-blind control: a word-bigram LM trained on SCORER, mean log-prob per word).")] = "pll",
