@@ -100,7 +100,7 @@ def test_faithreal_scores_the_bert_and_the_source_blind_control_on_the_same_pair
     for lang in ("pl", "vi", "ka"):
         bert, ngram = scored[f"bert-scored-{lang}.jsonl"], scored[f"ngram-scored-{lang}.jsonl"]
         assert bert["data"] == ngram["data"] == f"/nonexistent/dry/data-{lang}/test.jsonl"
-        assert (bert["method"], bert["scorer"]) == ("pll", f"/nonexistent/dry/bert-{lang}")
+        assert (bert["method"], bert["contrast"], bert["scorer"]) == ("pll", True, f"/nonexistent/dry/bert-{lang}")
         assert (ngram["method"], ngram["scorer"]) == ("ngram", f"/nonexistent/dry/data-{lang}/corpus.txt")
     report = [a for a in commands if a[0] == "report"][0]
     assert report[1:3] == ["bert=/nonexistent/dry/eval-bert", "ngram=/nonexistent/dry/eval-ngram"]
