@@ -100,7 +100,7 @@ def test_faithreal_scores_the_bert_and_the_source_blind_control_on_the_same_pair
     for lang in ("pl", "vi", "ka"):
         bert, ngram = scored[f"bert-scored-{lang}.jsonl"], scored[f"ngram-scored-{lang}.jsonl"]
         assert bert["data"] == ngram["data"] == f"/nonexistent/dry/data-{lang}/test.jsonl"
-        assert (bert["method"], bert["contrast"], bert["scorer"]) == ("pll", True, f"/nonexistent/dry/bert-{lang}")
+        assert (bert["method"], bert["contrast"], bert["scorer"]) == ("pll", False, f"/nonexistent/dry/bert-{lang}")
         assert (ngram["method"], ngram["scorer"]) == ("ngram", f"/nonexistent/dry/data-{lang}/corpus.txt")
     report = [a for a in commands if a[0] == "report"][0]
     assert report[1:3] == ["bert=/nonexistent/dry/eval-bert", "ngram=/nonexistent/dry/eval-ngram"]
@@ -109,6 +109,13 @@ def test_faithreal_scores_the_bert_and_the_source_blind_control_on_the_same_pair
     for args in commands:
         if args[0] in ("pretrain-bert", "rescore") and parse(args).params.get("method") != "ngram":
             assert parse(args).params["threads"] == 1, args
+
+
+def test_faithreal_contrast_per_language():
+    commands = dry_run("faithreal.mk", "CONTRAST_pl=--contrast")
+    got = {parse(a).params["scorer"].split("-")[-1]: parse(a).params["contrast"] for a in commands
+           if a[0] == "rescore" and parse(a).params["method"] == "pll"}
+    assert got == {"pl": True, "vi": False, "ka": False}
 
 
 def test_faithreal_without_real_text_says_to_run_make_real_text(tmp_path):
