@@ -13,10 +13,10 @@
 # plateau on real text; at 5e-4 it still falls at step 3,000), BPE 2,000 pieces, 192 tokens (a
 # source of 2-4 sentences + a candidate fit), MLM only, no dropout, sinusoidal positions, batches
 # of 16, 25 % masked; rescoring with PLL within-word. CONTRAST=--contrast (or CONTRAST_pl=...)
-# rescores with PLL with the source minus PLL without: +11.5 points on pl, -21.9 on vi at 3,000
-# steps. No setting tried beats the control yet (README): about 25 min on a quiet machine for the three
-# languages, one thread each in turn; raise STEPS where there is time (a GPU: pretrain-bert and
-# rescore pick it by themselves, --device auto).
+# rescores with PLL with the source minus PLL without: +11.5 points on pl, -21.9 on vi, -9.6 on ka
+# at 3,000 steps. No setting tried beats the control yet (README). About 25 min on a quiet machine
+# for the three languages, one thread each in turn; raise STEPS where there is time (a GPU:
+# pretrain-bert and rescore pick it by themselves, --device auto).
 # Per-language overrides: any of VOCAB, STEPS, LR, HIDDEN, HEADS, INTERMEDIATE, MASK, CONTRAST with _xx
 # appended (e.g. STEPS_ka=4000).
 
