@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test test-real demo demo-math demo-seeds completions docs bench clean demo-faith demo-sweep real-text
+.PHONY: install test test-real demo demo-math demo-seeds completions docs bench clean demo-faith demo-sweep real-text demo-faith-real
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -90,6 +90,12 @@ REAL_TEXT ?= runs/real-text
 REAL_TEXT_MB ?= 3
 real-text:
 	$(PYTHON) scripts/real_text.py --out $(REAL_TEXT) --max-mb $(REAL_TEXT_MB)
+
+# The rescoring study on that real text (examples/faithreal.mk; apart from `make demo`): per language,
+# test pairs from REAL_TEXT/xx.txt, a BERT with the candidate real-text settings and the source-blind
+# n-gram control on the same pairs: runs/demo-faith-real/report.md (rows bert, ngram) and report.png.
+demo-faith-real: $(STAMP)
+	$(MAKE) --no-print-directory -f examples/faithreal.mk $(LK) RUN=runs/demo-faith-real REAL_TEXT=$(REAL_TEXT)
 
 completions: $(STAMP)
 	$(PY) -m lorakit.cli.docs completions completions

@@ -90,3 +90,43 @@ def test_make_demo_runs_both_studies():
             assert size in (("vi", 64, 2000), ("pl", 128, 1500), ("ka", 96, 2000)) and params["group_by_length"]
         if args[0] == "gen-data" and args[1] == "faithfulness":
             assert "--test-size" in args and args[args.index("--test-size") + 1] == "100"
+
+
+def test_faithreal_scores_the_bert_and_the_source_blind_control_on_the_same_pairs():
+    commands = dry_run("faithreal.mk", "REAL_TEXT=/nonexistent/text")
+    gen = [a for a in commands if a[:2] == ["gen-data", "faithfulness"]]
+    assert [parse(a).params["from_text"] for a in gen] == [f"/nonexistent/text/{x}.txt" for x in ("pl", "vi", "ka")]
+    scored = {parse(a).params["out"].split("/")[-1]: parse(a).params for a in commands if a[0] == "rescore"}
+    for lang in ("pl", "vi", "ka"):
+        bert, ngram = scored[f"bert-scored-{lang}.jsonl"], scored[f"ngram-scored-{lang}.jsonl"]
+        assert bert["data"] == ngram["data"] == f"/nonexistent/dry/data-{lang}/test.jsonl"
+        assert (bert["method"], bert["contrast"], bert["scorer"]) == ("pll", False, f"/nonexistent/dry/bert-{lang}")
+        assert (ngram["method"], ngram["scorer"]) == ("ngram", f"/nonexistent/dry/data-{lang}/corpus.txt")
+    report = [a for a in commands if a[0] == "report"][0]
+    assert report[1:3] == ["bert=/nonexistent/dry/eval-bert", "ngram=/nonexistent/dry/eval-ngram"]
+    assert parse(report).params["tasks"] == "faithfulness,faithfulness/pl,faithfulness/vi,faithfulness/ka"
+    assert any(a[0] == "plot" and parse(a).params["out"].endswith("report.png") for a in commands)
+    for args in commands:
+        if args[0] in ("pretrain-bert", "rescore") and parse(args).params.get("method") != "ngram":
+            assert parse(args).params["threads"] == 1, args
+
+
+def test_faithreal_contrast_per_language():
+    commands = dry_run("faithreal.mk", "CONTRAST_pl=--contrast")
+    got = {parse(a).params["scorer"].split("-")[-1]: parse(a).params["contrast"] for a in commands
+           if a[0] == "rescore" and parse(a).params["method"] == "pll"}
+    assert got == {"pl": True, "vi": False, "ka": False}
+
+
+def test_faithreal_without_real_text_says_to_run_make_real_text(tmp_path):
+    out = subprocess.run(["make", "--no-print-directory", "-f", "examples/faithreal.mk", f"RUN={tmp_path}/run",
+                          f"REAL_TEXT={tmp_path}/none", "LORAKIT=false"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode != 0 and f"{tmp_path}/none/pl.txt is missing: run `make real-text` first" in out.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_make_demo_faith_real_runs_the_real_text_study():
+    commands = lorakit_lines(["demo-faith-real", "REAL_TEXT=/nonexistent/text"])
+    names = [a[0] for a in commands]
+    assert names.count("pretrain-bert") == 3 and names.count("rescore") == 6 and "report" in names
+    assert all("runs/demo-faith-real/" in " ".join(a) for a in commands if a[0] in ("pretrain-bert", "eval"))

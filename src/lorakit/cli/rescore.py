@@ -1,4 +1,4 @@
-"""``lorakit rescore``: rerank candidates with a BERT (pseudo-log-likelihood and/or NSP)."""
+"""``lorakit rescore``: rerank candidates with a BERT (pseudo-log-likelihood and/or NSP) or the n-gram control."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ Opt = typer.Option
 
 @command
 def rescore(
-    scorer: Annotated[str, typer.Argument(help="BERT folder (from pretrain-bert, or any BertForPreTraining/BertForMaskedLM).")],
+    scorer: Annotated[str, typer.Argument(help="BERT folder (from pretrain-bert, or any BertForPreTraining/BertForMaskedLM); with the ngram method, a text file (one document per line).")],
     data: Annotated[str, typer.Argument(help="JSONL with 'source' and 'candidates' (a list of ≥ 2 strings); '-' = stdin.")],
     out: OutFile = None,
-    method: Annotated[choice(METHODS), Opt(help="pll (pseudo-log-likelihood of the candidate given the source), nsp (log P(IsNext)) or pll+nsp (sum).")] = "pll",
+    method: Annotated[choice(METHODS), Opt(help="pll (pseudo-log-likelihood of the candidate given the source), nsp (log P(IsNext)), pll+nsp (sum), or ngram (source-blind control: a word-bigram LM trained on SCORER, mean log-prob per word).")] = "pll",
     pll_variant: Annotated[choice(VARIANTS), Opt(help="original (mask one token) or within-word (also mask the word's later pieces).")] = "original",
     contrast: Annotated[bool, Opt(help="Subtract the candidate's PLL without the source (cancels plain fluency).")] = False,
     batch_size: Annotated[int | None, Opt(help="Masked copies per forward pass (default: 32 on the CPU, 256 on an accelerator).", show_default=False)] = None,

@@ -5,6 +5,8 @@ input field is kept and ``scores`` (one per candidate, higher = more faithful) a
 index of the highest score) are added. Methods: ``pll`` (per-token PLL of the candidate as
 segment B given the source as segment A), ``nsp`` (log P(IsNext)), ``pll+nsp`` (their sum).
 ``contrast`` subtracts the candidate's PLL without the source, cancelling plain fluency.
+``ngram`` is the source-blind control: the scorer is a text corpus, a word-bigram LM is trained on
+it, and each candidate gets its mean log-probability without the source (lorakit.rescore.ngram).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from lorakit.errors import IncompatibleError, InputError, UsageError
 from lorakit.io import STDIO, iter_jsonl
 from lorakit.models.load import check_model_dir
 from lorakit.rescore import METHODS, VARIANTS
+from lorakit.rescore.ngram import train_bigram
 from lorakit.runtime import finite_problems
 
 if TYPE_CHECKING:
@@ -32,7 +35,8 @@ MLM_HEADS = ("BertForPreTraining", "BertForMaskedLM")
 @dataclass
 class RescoreConfig:
     scorer: str
-    """BERT folder written by ``pretrain-bert`` (or any BertForPreTraining / BertForMaskedLM folder)."""
+    """BERT folder written by ``pretrain-bert`` (or any BertForPreTraining / BertForMaskedLM folder);
+    for ``ngram``, a text file (one document per line) to train the bigram LM on."""
     data: str
     """JSONL with ``source`` and ``candidates`` ('-' = stdin)."""
     method: str = "pll"
@@ -50,7 +54,7 @@ class RescoreConfig:
             problems.append(f"--method must be one of {', '.join(METHODS)}, not {self.method!r}")
         if self.pll_variant not in VARIANTS:
             problems.append(f"--pll-variant must be one of {', '.join(VARIANTS)}, not {self.pll_variant!r}")
-        if self.contrast and self.method == "nsp":
+        if self.contrast and self.method in ("nsp", "ngram"):
             problems.append("--contrast applies to PLL: use it with --method pll or pll+nsp")
         if self.batch_size is not None and self.batch_size < 1:
             problems.append(f"--batch-size must be at least 1, not {self.batch_size}")
@@ -115,7 +119,10 @@ def rescore(cfg: RescoreConfig, shard: str | None = None) -> tuple[list[dict[str
     run = plan(shard, len(records), WINDOW)
     lo, hi = run.span
     out: list[dict[str, Any]] = []
-    if hi > lo:
+    if hi > lo and cfg.method == "ngram":
+        lm = train_bigram(read_corpus(cfg.scorer))
+        out = [_attach(cfg, r, [lm.score(c) for c in r["candidates"]]) for r in records[lo:hi]]
+    elif hi > lo:
         device = resolve_device(cfg.device)
         set_threads(cfg.threads)
         quiet_libraries()
@@ -156,11 +163,29 @@ def _score(cfg: RescoreConfig, model: Any, tok: Any, records: list[dict[str, Any
     # attach
     out, k = [], 0
     for r in records:
-        scores = [round(v, 6) for v in flat[k:k + len(r["candidates"])]]
+        out.append(_attach(cfg, r, flat[k:k + len(r["candidates"])]))
         k += len(r["candidates"])
-        out.append({**r, "scores": scores, "best": max(range(len(scores)), key=scores.__getitem__),
-                    "method": cfg.method + ("-contrast" if cfg.contrast else ""), "scorer": str(cfg.scorer)})
     return out
+
+
+def _attach(cfg: RescoreConfig, record: dict[str, Any], scores: list[float]) -> dict[str, Any]:
+    scores = [round(v, 6) for v in scores]
+    return {**record, "scores": scores, "best": max(range(len(scores)), key=scores.__getitem__),
+            "method": cfg.method + ("-contrast" if cfg.contrast else ""), "scorer": str(cfg.scorer)}
+
+
+def read_corpus(path: str | Path) -> list[str]:
+    """The n-gram control's training text: a UTF-8 file, one document per line."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such file (--method ngram trains on a text file, one document per line)")
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise InputError(f"{p}: not UTF-8 text ({e.reason})") from None
+    if not any(line.strip() for line in lines):
+        raise InputError(f"{p}: no text to train the n-gram control on")
+    return lines
 
 
 def dumps_summary(records: list[dict[str, Any]]) -> str:
