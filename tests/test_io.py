@@ -156,6 +156,9 @@ def _mode(path) -> int:
 
 
 def test_atomic_outputs_honour_the_umask(tmp_path, umask):
+    import torch
+    from safetensors.torch import save_file
+
     with atomic_file(tmp_path / "f.jsonl") as tmp:
         assert _mode(tmp) == 0o666 & ~umask  # already while it is written
         tmp.write_text("{}\n")
@@ -163,10 +166,11 @@ def test_atomic_outputs_honour_the_umask(tmp_path, umask):
         assert _mode(tmp) == 0o777 & ~umask
         (tmp / "sub").mkdir()
         (tmp / "sub" / "x.json").write_text("{}")
+        save_file({"w": torch.zeros(2)}, str(tmp / "sub" / "w.safetensors"))  # written 0600 by safetensors
     write_jsonl([{"a": 1}], tmp_path / "w.jsonl")
     assert _mode(tmp_path / "f.jsonl") == _mode(tmp_path / "w.jsonl") == 0o666 & ~umask
     assert _mode(tmp_path / "d") == _mode(tmp_path / "d" / "sub") == 0o777 & ~umask
-    assert _mode(tmp_path / "d" / "sub" / "x.json") == 0o666 & ~umask
+    assert _mode(tmp_path / "d" / "sub" / "x.json") == _mode(tmp_path / "d" / "sub" / "w.safetensors") == 0o666 & ~umask
     # replacing keeps the same rule
     with atomic_dir(tmp_path / "d", force=True):
         pass

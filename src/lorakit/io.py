@@ -261,6 +261,15 @@ def _umask() -> int:
     return mask
 
 
+def _honour_umask(path: Path) -> None:
+    """Give ``path`` and, for a folder, everything under it what ``open`` / ``mkdir`` give under
+    the umask (0644 / 0755 under umask 022); symbolic links are left alone."""
+    mask = _umask()
+    for p in [path, *(path.rglob("*") if path.is_dir() and not path.is_symlink() else [])]:
+        if not p.is_symlink():
+            os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~mask)
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | Path, force: bool = False) -> Iterator[Path]:
     """Yield a temp path beside ``path``; on success rename it into place, on error delete it.
@@ -277,6 +286,7 @@ def atomic_file(path: str | Path, force: bool = False) -> Iterator[Path]:
     try:
         os.chmod(tmp, 0o666 & ~_umask())
         yield tmp
+        _honour_umask(tmp)  # a writer may have replaced the temp with its own (safetensors: 0600)
         _replace(tmp, target)
     finally:
         if tmp.exists():
@@ -288,7 +298,8 @@ def atomic_dir(path: str | Path, force: bool = False) -> Iterator[Path]:
     """Yield a temp folder beside ``path``; on success rename it into place, on error remove it.
 
     The folder gets the permissions a plain ``mkdir`` would (0755 under umask 022), not mkdtemp's
-    0700; what is written inside keeps the usual ones.
+    0700, and so does everything written inside: files 0644 under umask 022, also those a library
+    wrote through its own temp file (safetensors writes 0600).
     """
     target = Path(path)
     check_output(target, force)
@@ -298,6 +309,7 @@ def atomic_dir(path: str | Path, force: bool = False) -> Iterator[Path]:
     try:
         os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
+        _honour_umask(tmp)
         _replace(tmp, target)
     finally:
         if tmp.exists():

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from lorakit import __version__
+from lorakit.cli import convert as convert_cmd
 from lorakit.cli import eval as eval_cmd
 from lorakit.cli import gen_data, pretrain_lm, report, train_lora
 from lorakit.cli import inspect as inspect_cmd, merge as merge_cmd
@@ -49,6 +50,7 @@ app.command("rescore")(rescore.rescore)
 app.command("route")(route_cmd.route)
 app.command("gather")(gather_cmd.gather)
 app.command("plot")(plot_cmd.plot)
+app.command("convert")(convert_cmd.convert)
 
 
 def main() -> None:
