@@ -44,6 +44,17 @@ def _lines(path: str | Path) -> Iterator[str]:
         raise InputError(f"{p}: not UTF-8 text ({e.reason})") from None
 
 
+def read_text(path: str | Path) -> str:
+    """A whole UTF-8 file (``InputError``: no such file, not UTF-8 text)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such file")
+    try:
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{p}: not UTF-8 text ({e.reason})") from None
+
+
 def numbered_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, object)`` per non-blank line; a bad line raises ``InputError('FILE:LINE: reason')``."""
     name = "<stdin>" if str(path) == STDIO else str(path)

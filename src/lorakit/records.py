@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lorakit.errors import InputError
-from lorakit.io import STDIO, numbered_jsonl, parse_json
+from lorakit.io import STDIO, numbered_jsonl, parse_json, read_text
 
 MESSAGES = "messages"
 
@@ -47,11 +47,7 @@ def _where(path: str | Path) -> str:
 
 
 def _json_array(p: Path) -> Iterator[tuple[str, Any]]:
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError(f"{p}: not UTF-8 text ({e.reason})") from None
-    items = parse_json(text, p)
+    items = parse_json(read_text(p), p)
     if not isinstance(items, list):
         raise InputError(f"{p}: expected a JSON array of objects")
     for i, item in enumerate(items, start=1):

@@ -23,7 +23,7 @@ from lorakit.data.corpus import (
     CorpusOptions, EpochPlan, TokenStore, documents, iter_texts, kind_of, open_corpus, sample_texts, tokenize_corpus,
 )
 from lorakit.errors import InputError, UsageError
-from lorakit.io import STDIO, atomic_dir
+from lorakit.io import STDIO, atomic_dir, read_text
 from lorakit.models.presets import PRESETS, LmShape, llama_config, resolve_shape
 from lorakit.runtime import ProgressFn, finite_problems, no_progress, resolve_device, seed_everything
 
@@ -101,13 +101,7 @@ def read_corpus(path: str | Path) -> list[str]:
     if str(path) == STDIO:
         raw = sys.stdin.read().splitlines()
     else:
-        p = Path(path)
-        if not p.is_file():
-            raise InputError(f"{p}: no such file")
-        try:
-            raw = p.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError as e:
-            raise InputError(f"{p}: not UTF-8 text ({e.reason})") from None
+        raw = read_text(path).splitlines()
     docs = documents({"text": raw}, range(len(raw)), name, kind_of(raw))["text"]
     if not docs:
         raise InputError(f"{name}: no text")

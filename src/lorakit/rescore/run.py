@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lorakit.errors import IncompatibleError, InputError, UsageError
-from lorakit.io import STDIO, iter_jsonl
+from lorakit.io import STDIO, iter_jsonl, read_text
 from lorakit.models.load import check_model_dir
 from lorakit.rescore import METHODS, VARIANTS
 from lorakit.rescore.ngram import train_bigram
@@ -179,10 +179,7 @@ def read_corpus(path: str | Path) -> list[str]:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such file (--method ngram trains on a text file, one document per line)")
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        raise InputError(f"{p}: not UTF-8 text ({e.reason})") from None
+    lines = read_text(p).splitlines()
     if not any(line.strip() for line in lines):
         raise InputError(f"{p}: no text to train the n-gram control on")
     return lines
