@@ -102,7 +102,7 @@ class MathConfig:
     seed: int = 0
     """Random seed: the same seed gives byte-identical files."""
     skills: str = "add,mul,pct"
-    """Comma-separated skills (add, mul, pct): one training file and one in-skill test each."""
+    """Comma-separated skills: add (+ -), mul (× ÷), pct (p % of); one training file and one in-skill test each."""
     levels: str = "P0,P1,P2"
     """Comma-separated difficulty levels (P0 base template, P1 one added clause, P2 two)."""
     train_per_skill: int = 600

@@ -104,18 +104,21 @@ class TwohopConfig:
     seed: int = 0
     """Random seed: the same seed gives byte-identical files."""
     familiar_couples: int = 70
-    """Couples whose spouse, lives_in and works_for facts are pretrained."""
+    """Couples whose spouse, city and employer are pretrained."""
     two_hop_examples: int = 50
     """The first N familiar couples also get their two-hop fact in pretrain.txt; the rest form control.jsonl."""
     familiar_singles: int = 0
-    """Unmarried familiar people (lives_in, works_for pretrained); 0 = 3 × new_per_split (the minimum)."""
+    """Unmarried familiar people (city and employer pretrained; 0: 3 × --new-per-split, the minimum)."""
     new_per_split: int = 30
     """Items in each of test_F, test_H, test_R."""
     target: int = 30
     """Fresh couples in target.jsonl (the target-relation expert's data)."""
     cities: int = 12
+    """Cities (single words)."""
     countries: int = 4
+    """Countries."""
     orgs: int = 8
+    """Organisations (employers)."""
     repeat: int = 1
     """Times every pretrain.txt line is repeated (before shuffling)."""
     recall_size: int = 200

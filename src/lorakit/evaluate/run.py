@@ -35,16 +35,15 @@ COMPARES = ("auto", "exact", "numeric")
 @dataclass
 class EvalConfig(RoutingOptions):
     model: str | None = None
-    """Base model folder (HF causal LM). Absent with ``predictions``."""
+    """Base model folder (HF causal LM)."""
     data: list[str] = field(default_factory=list)
-    """Prompt/completion or chat records, one task a file: JSONL ('-' = stdin), a JSON array, a datasets
-    folder, a Parquet file (``lorakit.records``)."""
+    """Prompt/completion or chat ('messages') records, one task a file: JSONL ('-' = stdin), a JSON array,
+    a datasets folder or a Parquet file."""
     prompt_field: str = "prompt"
-    """The records' field holding the prompt."""
     completion_field: str = "completion"
     """The records' field holding the completion (the reference answer unless a record has ``answer``)."""
     adapters: list[str] = field(default_factory=list)
-    """PEFT adapter folder applied to the model; with ``route``, the library (several)."""
+    """PEFT adapter folder to apply (with --route: repeat, the library)."""
     predictions: str | None = None
     """Score this predictions JSONL (records with ``prediction``) instead of generating."""
     task: str | None = None
@@ -52,18 +51,18 @@ class EvalConfig(RoutingOptions):
     batch_size: int = 64
     max_new_tokens: int = 16
     limit: int | None = None
+    """Evaluate only the first N records of each task."""
     metric: str = "auto"
-    """exact: normalised strings; numeric: the final numbers (extract_number); auto: numeric for a task
-    whose every target holds "#### <number>", else exact. A bridge task is always scored on its final answer."""
+    """exact: normalised strings; numeric: final numbers (after '####', else the last); auto: numeric for
+    tasks whose targets all hold '#### n'. A bridge task is always scored on its final answer."""
     device: str = "auto"
     threads: int | None = None
     route: str | None = None
-    """Route over the ``adapters`` library with this method (``lorakit route``'s --method) instead of
-    applying one; the ``RoutingOptions`` fields are used with it only."""
+    """Route over the --adapter library with this method, as `lorakit route --method` does (see its help);
+    the routing options apply with it only."""
     shard: str | None = None
-    """``i/N``: generate for part i of N of the records (see lorakit.shard)."""
     out: str | None = None
-    """Output folder (checked with ``shard``)."""
+    """Output folder: results.json, samples.jsonl, lorakit.json."""
 
     def route_config(self) -> "RouteConfig":
         from lorakit.lora.route import RouteConfig

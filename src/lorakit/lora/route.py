@@ -35,16 +35,18 @@ class RouteConfig(RoutingOptions):
     data: str
     """Prompt/completion JSONL ('-' = stdin)."""
     adapters: list[str] = field(default_factory=list)
-    """The library: PEFT adapter folders."""
+    """A PEFT adapter folder of the library (repeat)."""
     method: str = "arrow"
-    """One of ``route_methods.METHODS``."""
+    """arrow: per-token top-k routing on prototypes; output-average: every adapter, LoRA outputs averaged;
+    min-entropy / centroid: per example, the adapter with the lowest prompt entropy / the prompt nearest its
+    Arrow prototypes (mixed-adapter batches); lorahub: weights searched on --shots, then merged."""
     save_merged: str | None = None
     """lorahub: also write the merged adapter (factor-space linear, the found weights) to this folder."""
-    force: bool = False
-    """Replace an existing --save-merged folder."""
+    force: bool = False  # also replaces an existing --save-merged folder
     batch_size: int = 64
     max_new_tokens: int = 16
     limit: int | None = None
+    """Only the first N records."""
     device: str = "auto"
     threads: int | None = None
 

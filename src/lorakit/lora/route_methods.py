@@ -31,19 +31,19 @@ class RoutingOptions:
     temperature: float = 1.0
     """Arrow: softmax temperature over the chosen adapters' scores."""
     library: str | None = None
-    """Folder for cached Arrow prototypes (default: beside each adapter)."""
+    """Folder caching Arrow prototypes (default: arrow_prototypes.safetensors beside each adapter)."""
     span: str = "last"
-    """min-entropy / centroid: score the prompt's last position, or ``prompt``: the mean over all its positions."""
+    """min-entropy / centroid: score the prompt's last position (where the answer starts) or ``prompt``: the
+    mean over all its positions."""
     shots: str | None = None
     """lorahub: few-shot prompt/completion JSONL the weights are fitted on."""
     lorahub_steps: int = 40
     """lorahub: objective evaluations (the search budget, the start w = 0 included)."""
     lorahub_search: str = "ngopt"
-    """lorahub: the optimiser — nevergrad's NGOpt (LoraHub's; the ``lorahub`` extra) or ``es``, lorakit's (1+λ)-ES."""
-    seed: int = 0
-    """lorahub: seed of the search."""
+    """lorahub: the optimiser: nevergrad's NGOpt (LoraHub's own; pip install 'lorakit[lorahub]') or es,
+    lorakit's (1+λ)-ES (no extra)."""
+    seed: int = 0  # lorahub: seed of the search
     allow_different_base: bool = False
-    """Apply adapters whose lorakit.json records another base (their shapes must still fit)."""
 
 
 ROUTING_OPTIONS = tuple(RoutingOptions.__dataclass_fields__)

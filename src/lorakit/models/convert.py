@@ -33,11 +33,11 @@ EXTRA = "pip install 'lorakit[gguf]'"
 @dataclass
 class ConvertConfig:
     gguf: Path
-    """The GGUF file."""
+    """A GGUF file (llama.cpp's format), e.g. a Q4_1 SmolLM2."""
     out: Path
     """Output model folder."""
     dtype: str = "float32"
-    """dtype of the written weights (the GGUF's are dequantised to float32 first)."""
+    """dtype of the written weights (dequantised from the GGUF's types to float32 first)."""
     force: bool = False
 
     def validate(self) -> None:

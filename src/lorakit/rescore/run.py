@@ -35,16 +35,19 @@ MLM_HEADS = ("BertForPreTraining", "BertForMaskedLM")
 @dataclass
 class RescoreConfig:
     scorer: str
-    """BERT folder written by ``pretrain-bert`` (or any BertForPreTraining / BertForMaskedLM folder);
-    for ``ngram``, a text file (one document per line) to train the bigram LM on."""
+    """BERT folder (from pretrain-bert, or any BertForPreTraining/BertForMaskedLM); with the ngram method,
+    a text file (one document per line)."""
     data: str
-    """JSONL with ``source`` and ``candidates`` ('-' = stdin)."""
+    """JSONL with 'source' and 'candidates' (a list of ≥ 2 strings); '-' = stdin."""
     method: str = "pll"
+    """pll (pseudo-log-likelihood of the candidate given the source), nsp (log P(IsNext)), pll+nsp (sum), or
+    ngram (source-blind control: a word-bigram LM trained on SCORER, mean log-prob per word)."""
     pll_variant: str = "original"
+    """original (mask one token) or within-word (also mask the word's later pieces)."""
     contrast: bool = False
-    """PLL(candidate | source) − PLL(candidate alone)."""
+    """Subtract the candidate's PLL without the source (cancels plain fluency)."""
     batch_size: int | None = None
-    """Masked copies per forward pass; None: ``CPU_ROWS`` on the CPU, 256 on an accelerator."""
+    """Masked copies per forward pass (default: 32 on the CPU, 256 on an accelerator)."""
     device: str = "auto"
     threads: int | None = None
 
