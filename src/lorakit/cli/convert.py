@@ -12,12 +12,10 @@ from lorakit.models.convert import DTYPES, ConvertConfig
 @config_options(ConvertConfig, gguf=typer.Argument(show_default=False), dtype=choice(DTYPES))
 def convert(cfg: ConvertConfig, json: Json = False, quiet: Quiet = False, verbose: Verbose = False) -> None:
     """Dequantise a GGUF checkpoint into an HF model folder (safetensors, config, tokenizer with its chat template); needs lorakit[gguf]."""
-    from lorakit.io import check_paths
     from lorakit.models.convert import convert_gguf
     from lorakit.runtime import quiet_libraries
 
     quiet_libraries()
-    check_paths({"--out": cfg.out}, {"GGUF": cfg.gguf})
     with progress(quiet) as report:
         result = convert_gguf(cfg, report)
     if json:

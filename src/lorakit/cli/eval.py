@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lorakit.cli.common import Force, Json, Quiet, Verbose, choice, command, config_options, emit_json, main_process_only, progress
+from lorakit.cli.common import Json, Quiet, Verbose, choice, command, config_options, emit_json, main_process_only, progress
 from lorakit.cli.render import results_table
 from lorakit.cli.route import ROUTING
 from lorakit.evaluate.run import COMPARES, EvalConfig
@@ -21,22 +21,17 @@ from lorakit.lora.route_methods import METHODS
                 route=Annotated[choice(METHODS) | None, typer.Option(show_default=False)], metric=choice(COMPARES),
                 out=Annotated[Path | None, typer.Option("--out", "-o")], convert={"out": lambda o: str(o) if o else None},
                 **ROUTING)
-def eval_(cfg: EvalConfig, force: Force = False, json: Json = False, quiet: Quiet = False, verbose: Verbose = False) -> None:
+def eval_(cfg: EvalConfig, json: Json = False, quiet: Quiet = False, verbose: Verbose = False) -> None:
     """Generate greedy answers and score exact match (numeric for math solutions); or score a predictions file; or route over adapters (--route)."""
     from lorakit.evaluate.run import run_eval, write_eval
-    from lorakit.io import check_output, check_paths
 
-    out = Path(cfg.out) if cfg.out else None
-    check_paths({"--out": out}, {"MODEL": cfg.model, "DATA": cfg.data, "--adapter": cfg.adapters,
-                                 "--predictions": cfg.predictions, "--shots": cfg.shots, "--library": cfg.library})
-    check_output(out, force)
     quiet, json = main_process_only(quiet, json)
     with progress(quiet) as report:
         ev = run_eval(cfg, report)
     if ev is None:  # under a launcher, rank 0 writes
         return
-    if out is not None:
-        write_eval(out, ev, cfg, force)
+    if cfg.out is not None:
+        write_eval(cfg.out, ev, cfg)
     if not quiet:
         results_table(ev.results["results"], ev.results["n-samples"])
     if json:

@@ -11,7 +11,7 @@ from lorakit import __version__
 from lorakit.errors import InputError, UsageError
 from lorakit.evaluate.metrics import (FINAL, exact_match, extract_number, final_match, first_match, mean, mean_stderr,
                                      numeric_match)
-from lorakit.io import STDIO, dumps, read_jsonl
+from lorakit.io import STDIO, check_output, dumps, path_problems, read_jsonl
 from lorakit.lora.route_methods import ROUTING_OPTIONS, RoutingOptions
 from lorakit.models.generate import generation_problems
 from lorakit.records import Fields, field_problems, has_chats, read_records, render_chats
@@ -63,6 +63,15 @@ class EvalConfig(RoutingOptions):
     shard: str | None = None
     out: str | None = None
     """Output folder: results.json, samples.jsonl, lorakit.json."""
+    force: bool = False
+
+    def check_outputs(self) -> None:
+        """--out apart from every input, and not an existing output without --force (before any work)."""
+        if problems := path_problems({"--out": self.out}, {"MODEL": self.model, "DATA": self.data, "--adapter": self.adapters,
+                                                           "--predictions": self.predictions, "--shots": self.shots,
+                                                           "--library": self.library}):
+            raise UsageError("; ".join(problems))
+        check_output(self.out, self.force)
 
     def route_config(self) -> "RouteConfig":
         from lorakit.lora.route import RouteConfig
@@ -362,7 +371,9 @@ def run_eval(cfg: EvalConfig, progress: ProgressFn = no_progress) -> EvalRun | N
     if cfg.task in ("faithfulness", "minimal-pairs"):  # a rescored file: pairwise accuracy
         from lorakit.evaluate.pairwise import run_pairwise
 
+        cfg.check_outputs()
         return EvalRun(*run_pairwise(cfg.task, cfg.model or next(iter(cfg.data), None), cfg.limit))
+    cfg.check_outputs()
     cfg.validate()
     start = time.perf_counter()
     tasks: dict[str, list[dict[str, Any]]] | None = load_tasks(cfg)
@@ -379,7 +390,7 @@ def run_eval(cfg: EvalConfig, progress: ProgressFn = no_progress) -> EvalRun | N
     return EvalRun(results_file(cfg, results, time.perf_counter() - start, device, compares, counts), samples, run, predicted)
 
 
-def write_eval(out: str | Path, ev: EvalRun, cfg: EvalConfig, force: bool) -> None:
+def write_eval(out: str | Path, ev: EvalRun, cfg: EvalConfig) -> None:
     """``OUT/results.json``, ``OUT/samples.jsonl`` and ``OUT/lorakit.json``, atomically; a ``--shard``
     run adds ``predictions.jsonl`` (records + prediction + eval_task) and its sidecar for ``gather``."""
     from dataclasses import asdict
@@ -388,7 +399,7 @@ def write_eval(out: str | Path, ev: EvalRun, cfg: EvalConfig, force: bool) -> No
     from lorakit.shard import PREDICTIONS, write_sidecar
 
     inputs = [p for p in (cfg.model, *cfg.adapters, cfg.predictions, cfg.shots, *cfg.data) if p]
-    with atomic_dir(out, force=force) as tmp:
+    with atomic_dir(out, force=cfg.force) as tmp:
         write_json(tmp / "results.json", ev.results)
         (tmp / "samples.jsonl").write_text("".join(dumps(s) for s in ev.samples), encoding="utf-8")
         write_provenance(tmp, "eval", asdict(cfg), inputs=[p for p in inputs if Path(p).is_file()])

@@ -42,11 +42,13 @@ class RouteConfig(RoutingOptions):
     Arrow prototypes (mixed-adapter batches); lorahub: weights searched on --shots, then merged."""
     save_merged: str | None = None
     """lorahub: also write the merged adapter (factor-space linear, the found weights) to this folder."""
+    out: str | None = None
     force: bool = False  # also replaces an existing --save-merged folder
     batch_size: int = 64
     max_new_tokens: int = 16
     limit: int | None = None
     """Only the first N records."""
+    shard: str | None = None
     device: str = "auto"
     threads: int | None = None
 
@@ -61,11 +63,11 @@ class RouteConfig(RoutingOptions):
         if not self.adapters:
             problems.append("the adapter library is empty: give at least one --adapter")
         if self.top_k < 1:
-            problems.append("--top-k must be ≥ 1")
+            problems.append(f"--top-k must be at least 1, not {self.top_k}")
         elif method and method.top_k and self.adapters and self.top_k > len(self.adapters):
             problems.append(f"--top-k {self.top_k} is larger than the library ({len(self.adapters)} adapter(s))")
         if not self.temperature > 0:
-            problems.append("--temperature must be > 0")
+            problems.append(f"--temperature must be positive, not {self.temperature}")
         if self.span not in SPANS:
             problems.append(f"--span must be one of {'|'.join(SPANS)}, not {self.span!r}")
         if len(set(map(os.path.realpath, self.adapters))) < len(self.adapters):
@@ -76,7 +78,7 @@ class RouteConfig(RoutingOptions):
             elif self.shots == STDIO and self.data == STDIO:
                 problems.append("--shots and DATA cannot both be '-' (stdin)")
             if self.lorahub_steps < 1:
-                problems.append("--lorahub-steps must be ≥ 1")
+                problems.append(f"--lorahub-steps must be at least 1, not {self.lorahub_steps}")
             if self.lorahub_search not in SEARCH_NAMES:
                 problems.append(f"--lorahub-search must be one of {'|'.join(SEARCH_NAMES)}, not {self.lorahub_search!r}")
         else:
@@ -86,8 +88,20 @@ class RouteConfig(RoutingOptions):
         return problems
 
     def validate(self) -> None:
-        if problems := finite_problems(self) + self.problems() + generation_problems(self):
+        """Every option problem as one UsageError; then an existing --out without --force."""
+        from lorakit.distributed import world_size
+        from lorakit.io import check_output, path_problems
+        from lorakit.shard import shard_problems
+
+        problems = shard_problems(self.shard, self.out, [self.data])
+        if self.save_merged and (self.shard or world_size() > 1):
+            problems.append("--save-merged writes one adapter: use it in a one-process run, without --shard")
+        problems += path_problems({"--out": self.out, "--save-merged": self.save_merged},
+                                  {"MODEL": self.model, "DATA": self.data, "--adapter": self.adapters,
+                                   "--shots": self.shots, "--library": self.library})
+        if problems := problems + finite_problems(self) + self.problems() + generation_problems(self):
             raise UsageError("; ".join(problems))
+        check_output(self.out, self.force, stdio=True)
 
 
 def open_library(cfg: RouteConfig) -> list[Adapter]:
@@ -166,7 +180,7 @@ def route_records(cfg: RouteConfig, records: list[dict[str, Any]], progress: Pro
     return out, summary
 
 
-def run_route(cfg: RouteConfig, progress: ProgressFn = no_progress, shard: str | None = None
+def run_route(cfg: RouteConfig, progress: ProgressFn = no_progress
               ) -> tuple[list[dict[str, Any]] | None, dict[str, Any], ShardRun]:
     """Validate, read, route and generate this process's part (see lorakit.shard).
 
@@ -179,7 +193,7 @@ def run_route(cfg: RouteConfig, progress: ProgressFn = no_progress, shard: str |
 
     cfg.validate()
     records = read_jsonl(cfg.data, required=("prompt",))[: cfg.limit]
-    run = plan(shard, len(records), cfg.batch_size * WINDOW_BATCHES)
+    run = plan(cfg.shard, len(records), cfg.batch_size * WINDOW_BATCHES)
     lo, hi = run.span
     if hi > lo:
         part, summary = route_records(cfg, records[lo:hi], progress)

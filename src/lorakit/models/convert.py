@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lorakit.errors import IncompatibleError, InputError, UsageError
-from lorakit.io import atomic_dir, check_output, provenance, write_json
+from lorakit.io import atomic_dir, check_output, path_problems, provenance, write_json
 from lorakit.runtime import ProgressEvent, ProgressFn, finite_problems, jsonable, no_progress
 
 COMMAND = "convert"
@@ -44,6 +44,7 @@ class ConvertConfig:
         problems = finite_problems(self)
         if self.dtype not in DTYPES:
             problems.append(f"--dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
+        problems += path_problems({"--out": self.out}, {"GGUF": self.gguf})
         if problems:
             raise UsageError("; ".join(problems))
 

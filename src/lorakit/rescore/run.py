@@ -48,10 +48,17 @@ class RescoreConfig:
     """Subtract the candidate's PLL without the source (cancels plain fluency)."""
     batch_size: int | None = None
     """Masked copies per forward pass (default: 32 on the CPU, 256 on an accelerator)."""
+    out: str | None = None
+    shard: str | None = None
     device: str = "auto"
     threads: int | None = None
+    force: bool = False
 
     def validate(self) -> None:
+        """Every option problem as one UsageError; then an existing --out without --force."""
+        from lorakit.io import check_output, path_problems
+        from lorakit.shard import shard_problems
+
         problems = finite_problems(self)
         if self.method not in METHODS:
             problems.append(f"--method must be one of {', '.join(METHODS)}, not {self.method!r}")
@@ -61,8 +68,11 @@ class RescoreConfig:
             problems.append("--contrast applies to PLL: use it with --method pll or pll+nsp")
         if self.batch_size is not None and self.batch_size < 1:
             problems.append(f"--batch-size must be at least 1, not {self.batch_size}")
+        problems += shard_problems(self.shard, self.out, [self.data])
+        problems += path_problems({"--out": self.out}, {"SCORER": self.scorer, "DATA": self.data})
         if problems:
             raise UsageError("; ".join(problems))
+        check_output(self.out, self.force, stdio=True)
 
 
 def read_records(path: str) -> list[dict[str, Any]]:
@@ -111,7 +121,7 @@ WINDOW = 64
 a shard starting on a window boundary runs exactly the forward passes of a one-process run."""
 
 
-def rescore(cfg: RescoreConfig, shard: str | None = None) -> tuple[list[dict[str, Any]] | None, ShardRun]:
+def rescore(cfg: RescoreConfig) -> tuple[list[dict[str, Any]] | None, ShardRun]:
     """The records with ``scores`` and ``best`` added (and ``method``): this process's part (see
     lorakit.shard), all of them on rank 0 under a launcher, None on the other ranks; and the plan."""
     from lorakit.runtime import quiet_libraries, resolve_device, set_threads
@@ -119,7 +129,7 @@ def rescore(cfg: RescoreConfig, shard: str | None = None) -> tuple[list[dict[str
 
     cfg.validate()
     records = read_records(cfg.data)
-    run = plan(shard, len(records), WINDOW)
+    run = plan(cfg.shard, len(records), WINDOW)
     lo, hi = run.span
     out: list[dict[str, Any]] = []
     if hi > lo and cfg.method == "ngram":
