@@ -19,10 +19,11 @@ from lorakit.lora.route_methods import METHODS
                 data=Annotated[list[str] | None, typer.Argument(show_default=False)],
                 adapters=Annotated[list[str] | None, typer.Option("--adapter", show_default=False)],
                 route=Annotated[choice(METHODS) | None, typer.Option(show_default=False)], metric=choice(COMPARES),
+                scored=typer.Option(show_default=False),
                 out=Annotated[Path | None, typer.Option("--out", "-o")], convert={"out": lambda o: str(o) if o else None},
                 **ROUTING)
 def eval_(cfg: EvalConfig, json: Json = False, quiet: Quiet = False, verbose: Verbose = False) -> None:
-    """Generate greedy answers and score exact match (numeric for math solutions); or score a predictions file; or route over adapters (--route)."""
+    """Generate greedy answers and score exact match (numeric for math solutions); or score a predictions file; or route over adapters (--route); or score a rescored file's pairwise accuracy (--scored)."""
     from lorakit.evaluate.run import run_eval, write_eval
 
     quiet, json = main_process_only(quiet, json)

@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lorakit import __version__
 from lorakit.errors import InputError, UsageError
+from lorakit.evaluate.pairwise import TASKS as PAIRWISE_TASKS
+from lorakit.evaluate.results import harness_results
 from lorakit.evaluate.metrics import (FINAL, exact_match, extract_number, final_match, first_match, mean, mean_stderr,
                                      numeric_match)
 from lorakit.io import STDIO, check_output, dumps, path_problems, read_jsonl
 from lorakit.lora.route_methods import ROUTING_OPTIONS, RoutingOptions
-from lorakit.models.generate import generation_problems
+from lorakit.models.generate import generation_problems, limit_problems
 from lorakit.records import Fields, field_problems, has_chats, read_records, render_chats
 from lorakit.runtime import ProgressFn, finite_problems, no_progress
 from lorakit.shard import shard_problems
@@ -46,6 +47,10 @@ class EvalConfig(RoutingOptions):
     """PEFT adapter folder to apply (with --route: repeat, the library)."""
     predictions: str | None = None
     """Score this predictions JSONL (records with ``prediction``) instead of generating."""
+    scored: str | None = None
+    """Score this rescored JSONL (from `lorakit rescore`) instead of generating: the pairwise accuracy (a
+    record is right when its best candidate is its label) per language and perturbation, as task
+    faithfulness (--task minimal-pairs for gen-data minimal-pairs' records)."""
     task: str | None = None
     """Task name for a single data file (default: the records' common ``split``, else the file stem)."""
     batch_size: int = 64
@@ -65,10 +70,19 @@ class EvalConfig(RoutingOptions):
     """Output folder: results.json, samples.jsonl, lorakit.json."""
     force: bool = False
 
+    def __post_init__(self) -> None:
+        if self.scored is None and self.task in PAIRWISE_TASKS and not self.predictions:  # eval --task faithfulness FILE
+            self.scored, self.model, self.data = self.model or next(iter(self.data), None), None, []
+
+    @property
+    def pairwise_task(self) -> str:
+        return self.task or PAIRWISE_TASKS[0]
+
     def check_outputs(self) -> None:
         """--out apart from every input, and not an existing output without --force (before any work)."""
         if problems := path_problems({"--out": self.out}, {"MODEL": self.model, "DATA": self.data, "--adapter": self.adapters,
-                                                           "--predictions": self.predictions, "--shots": self.shots,
+                                                           "--predictions": self.predictions, "--scored": self.scored,
+                                                           "--shots": self.shots,
                                                            "--library": self.library}):
             raise UsageError("; ".join(problems))
         check_output(self.out, self.force)
@@ -83,6 +97,8 @@ class EvalConfig(RoutingOptions):
                            threads=self.threads, **routing)
 
     def validate(self) -> None:
+        if self.scored or self.task in PAIRWISE_TASKS:
+            return self._validate_scored()
         problems = finite_problems(self)
         if self.predictions and (self.model or self.data or self.adapters or self.route):
             problems.append("--predictions scores an existing file: give no MODEL, DATA, --adapter or --route with it")
@@ -106,6 +122,21 @@ class EvalConfig(RoutingOptions):
         problems += shard_problems(self.shard, self.out, self.data)
         if self.metric not in COMPARES:
             problems.append(f"--metric must be one of {'|'.join(COMPARES)}, not {self.metric!r}")
+        if problems:
+            raise UsageError("; ".join(problems))
+
+
+    def _validate_scored(self) -> None:
+        problems = finite_problems(self)
+        if not self.scored:
+            problems.append(f"--task {self.task} needs the rescored JSONL file (from `lorakit rescore`): --scored FILE")
+        if self.model or self.data or self.adapters or self.route or self.predictions:
+            problems.append("--scored scores an existing file: give no MODEL, DATA, --adapter, --route or --predictions with it")
+        if self.pairwise_task not in PAIRWISE_TASKS:
+            problems.append(f"--task must be one of {', '.join(PAIRWISE_TASKS)} to score a rescored file, not {self.task!r}")
+        if self.shard:
+            problems.append("--shard splits generation: not with --scored")
+        problems += limit_problems(self.limit)
         if problems:
             raise UsageError("; ".join(problems))
 
@@ -327,33 +358,20 @@ def _route(cfg: EvalConfig, records: list[dict[str, Any]], progress: ProgressFn)
 
 def results_file(cfg: EvalConfig, results: dict[str, dict[str, Any]], seconds: float, device: str,
                  compares: dict[str, str], counts: dict[str, int]) -> dict[str, Any]:
-    """The lm-evaluation-harness ``results.json`` layout (``compares``: task -> exact|numeric|final;
+    """``harness_results`` for generated or given predictions (``compares``: task -> exact|numeric|final;
     ``counts``: task -> records, kept where lm-eval keeps them, in ``n-samples``)."""
-    from importlib import metadata
-
     peft = ("route", f"{cfg.route}:{'+'.join(cfg.adapters)}") if cfg.route else ("peft", next(iter(cfg.adapters), None))
     model_args = ",".join(f"{k}={v}" for k, v in (("pretrained", cfg.model), peft) if v)
     gen_kwargs = {"until": ["\n"], "do_sample": False, "max_gen_toks": cfg.max_new_tokens}
-    return {
-        "results": results,
-        "configs": {t: {"task": t, "output_type": "generate_until", "generation_kwargs": gen_kwargs,
-                        "metric_list": [{"metric": METRIC, "aggregation": "mean", "higher_is_better": True,
-                                         "compare": compares.get(t, "exact")}]
-                        + ([{"metric": BRIDGE_METRIC, "aggregation": "mean", "higher_is_better": True,
-                             "compare": "first"}] if f"{BRIDGE_METRIC},none" in r else [])}
-                    for t, r in results.items()},
-        "versions": {t: __version__ for t in results},
-        "n-shot": {t: 0 for t in results},
-        "higher_is_better": {t: {METRIC: True} | ({BRIDGE_METRIC: True} if f"{BRIDGE_METRIC},none" in r else {})
-                             for t, r in results.items()},
-        "n-samples": {t: {"original": counts[t], "effective": counts[t]} for t in results},
-        "config": {"model": "lorakit" if cfg.model else "predictions", "model_args": model_args or cfg.predictions,
-                   "batch_size": cfg.batch_size, "device": device, "limit": cfg.limit, "gen_kwargs": gen_kwargs},
-        "date": time.time(),
-        "transformers_version": metadata.version("transformers"),
-        "lorakit_version": __version__,
-        "total_evaluation_time_seconds": f"{seconds:.2f}",
-    }
+    configs = {t: {"task": t, "output_type": "generate_until", "generation_kwargs": gen_kwargs,
+                   "metric_list": [{"metric": METRIC, "aggregation": "mean", "higher_is_better": True,
+                                    "compare": compares.get(t, "exact")}]
+                   + ([{"metric": BRIDGE_METRIC, "aggregation": "mean", "higher_is_better": True,
+                        "compare": "first"}] if f"{BRIDGE_METRIC},none" in r else [])}
+               for t, r in results.items()}
+    config = {"model": "lorakit" if cfg.model else "predictions", "model_args": model_args or cfg.predictions,
+              "batch_size": cfg.batch_size, "device": device, "limit": cfg.limit, "gen_kwargs": gen_kwargs}
+    return harness_results(results, configs, counts, config, seconds)
 
 
 @dataclass
@@ -368,13 +386,12 @@ class EvalRun:
 
 def run_eval(cfg: EvalConfig, progress: ProgressFn = no_progress) -> EvalRun | None:
     """Validate, read, predict (unless given predictions), score; None on ranks other than 0 under a launcher."""
-    if cfg.task in ("faithfulness", "minimal-pairs"):  # a rescored file: pairwise accuracy
-        from lorakit.evaluate.pairwise import run_pairwise
-
-        cfg.check_outputs()
-        return EvalRun(*run_pairwise(cfg.task, cfg.model or next(iter(cfg.data), None), cfg.limit))
     cfg.check_outputs()
     cfg.validate()
+    if cfg.scored:  # a rescored file: pairwise accuracy
+        from lorakit.evaluate.pairwise import run_pairwise
+
+        return EvalRun(*run_pairwise(cfg.pairwise_task, cfg.scored, cfg.limit))
     start = time.perf_counter()
     tasks: dict[str, list[dict[str, Any]]] | None = load_tasks(cfg)
     device, run = "none", None
@@ -398,7 +415,7 @@ def write_eval(out: str | Path, ev: EvalRun, cfg: EvalConfig) -> None:
     from lorakit.io import atomic_dir, write_json, write_provenance
     from lorakit.shard import PREDICTIONS, write_sidecar
 
-    inputs = [p for p in (cfg.model, *cfg.adapters, cfg.predictions, cfg.shots, *cfg.data) if p]
+    inputs = [p for p in (cfg.model, *cfg.adapters, cfg.predictions, cfg.scored, cfg.shots, *cfg.data) if p]
     with atomic_dir(out, force=cfg.force) as tmp:
         write_json(tmp / "results.json", ev.results)
         (tmp / "samples.jsonl").write_text("".join(dumps(s) for s in ev.samples), encoding="utf-8")
