@@ -11,7 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from lorakit.cli import app
-from lorakit.cli.common import command, config_options, field_docs
+from lorakit.cli.common import command, config_options, field_docs, option_fields
 from tests.cli.test_app import _leaf_commands
 
 runner = CliRunner()
@@ -44,8 +44,8 @@ def test_every_command_with_options_is_built_from_its_config():
 @pytest.mark.parametrize("path", sorted(set(LEAVES) - NO_CONFIG))
 def test_defaults_and_help_come_from_the_config(path):
     config = CALLBACKS[path].__config__
-    fields = {f.name: f for f in dataclasses.fields(config)}
-    docs = field_docs(config)
+    fields = {f.name: f for f, _, _ in option_fields(config)}
+    docs = {f.name: field_docs(owner).get(f.name) for f, owner, _ in option_fields(config)}
     params = [p for p in LEAVES[path].params if p.name in fields]
     assert len(params) >= 2
     for p in params:
@@ -57,7 +57,7 @@ def test_defaults_and_help_come_from_the_config(path):
             assert p.required, (path, p.name)
             continue
         assert p.default == want, (path, p.name, p.default, want)
-        if p.name in docs:
+        if docs[p.name]:
             assert p.help == docs[p.name], (path, p.name)
 
 
@@ -67,7 +67,7 @@ def test_help_shows_the_config_defaults(path):
     shown = runner.invoke(app, [*path.split()[1:], "--help"], env={"COLUMNS": "1000"})
     assert shown.exit_code == 0
     text = " ".join(shown.output.split())
-    for f in dataclasses.fields(config):
+    for f, _, _ in option_fields(config):
         if isinstance(f.default, (int, float, str)) and not isinstance(f.default, bool) and f.default != "":
             param = next((p for p in LEAVES[path].params if p.name == f.name), None)
             if param is not None and param.param_type_name == "option" and param.show_default is not False:
@@ -104,6 +104,34 @@ def test_a_built_command_gets_its_config_and_its_own_options():
     assert seen == [(_Demo("x", 4, ["a", "b"]), True), (_Demo("y", 6, []), False)]
     shown = runner.invoke(one, ["--help"], env={"COLUMNS": "300"}).output
     assert "How many, over two lines with `code`." in shown and "quiet-field" not in shown
+
+
+@dataclass
+class _Part:
+    level: int = 1
+    """A level."""
+
+
+@dataclass
+class _Whole:
+    name: str
+    part: _Part = dataclasses.field(default_factory=_Part)
+
+
+def test_a_composed_part_gives_options_and_is_built():
+    seen = []
+
+    @command
+    @config_options(_Whole, name=typer.Argument())
+    def whole(cfg: _Whole) -> None:
+        seen.append(cfg)
+
+    one = typer.Typer()
+    one.command()(whole)
+    assert runner.invoke(one, ["x", "--level", "3"]).exit_code == 0
+    assert runner.invoke(one, ["y"]).exit_code == 0
+    assert seen == [_Whole("x", _Part(3)), _Whole("y", _Part(1))]
+    assert [(f.name, owner, part) for f, owner, part in option_fields(_Whole)] == [("name", _Whole, None), ("level", _Part, "part")]
 
 
 def test_help_cannot_be_written_twice():

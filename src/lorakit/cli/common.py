@@ -114,12 +114,19 @@ def field_docs(config: type) -> dict[str, str]:
     return docs
 
 
-def _fields(config: type) -> list[dataclasses.Field[Any]]:
-    """The config's fields in the order of ``--help``: its own, then each base's, then those every
-    command has (``--device``, ``--seed``, ``--force``)."""
+def option_fields(config: type) -> list[tuple[dataclasses.Field[Any], type, str | None]]:
+    """(field, the dataclass declaring it, the field of ``config`` holding its part or None) for every
+    option, in the order of ``--help``: the config's own fields, then each base's, then those every
+    command has (``--device``, ``--seed``, ``--force``). A field whose type is a dataclass is a part
+    of the config (``EvalConfig.routing``): its fields are options too."""
+    hints = typing.get_type_hints(config)
     by_name = {f.name: f for f in dataclasses.fields(config)}
     names = [n for klass in config.__mro__ for n in vars(klass).get("__annotations__", {}) if n in by_name]
-    return sorted((by_name[n] for n in dict.fromkeys(names)), key=lambda f: f.name in LAST)
+    out: list[tuple[dataclasses.Field[Any], type, str | None]] = []
+    for f in (by_name[n] for n in dict.fromkeys(names)):
+        part = hints[f.name]
+        out += [(g, owner, f.name) for g, owner, _ in option_fields(part)] if dataclasses.is_dataclass(part) else [(f, config, None)]
+    return sorted(out, key=lambda t: t[0].name in LAST)
 
 
 def _multi(f: dataclasses.Field[Any]) -> bool:
@@ -159,9 +166,9 @@ def config_options(config: type, *, skip: Iterable[str] = (), convert: dict[str,
     convert = convert or {}
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        hints, docs, fields = typing.get_type_hints(config), field_docs(config), _fields(config)
+        fields = option_fields(config)
         params = []
-        for f in fields:
+        for f, owner, _ in fields:
             if f.name in skip:
                 continue
             shared = f.name not in options
@@ -170,24 +177,26 @@ def config_options(config: type, *, skip: Iterable[str] = (), convert: dict[str,
                 default = None if _multi(f) else f.default
             else:
                 default = None if f.default_factory is not dataclasses.MISSING else inspect.Parameter.empty  # type: ignore[misc]
-            params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                            annotation=_option(f, hints[f.name], spec, docs.get(f.name), shared)))
+            annotation = _option(f, typing.get_type_hints(owner)[f.name], spec, field_docs(owner).get(f.name), shared)
+            params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
         own_hints = typing.get_type_hints(fn, include_extras=True)
         own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=own_hints[p.name])
                for p in list(inspect.signature(fn).parameters.values())[1:]]
-        names = {f.name: f for f in fields}
+        names = {f.name: (f, part) for f, _, part in fields}
+        parts = {part: typing.get_type_hints(config)[part] for _, _, part in fields if part}
 
         @functools.wraps(fn)
         def wrapper(**kwargs: Any) -> Any:
-            values = {}
+            values: dict[str | None, dict[str, Any]] = {None: {}, **{part: {} for part in parts}}
             for name in [n for n in kwargs if n in names]:
-                value = kwargs.pop(name)
+                value, (f, part) = kwargs.pop(name), names[name]
                 if name in convert:
                     value = convert[name](value)
-                elif value is None and _multi(names[name]):
-                    value = names[name].default if names[name].default is not dataclasses.MISSING else names[name].default_factory()  # type: ignore[misc]
-                values[name] = value
-            return fn(config(**values), **kwargs)
+                elif value is None and _multi(f):
+                    value = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+                values[part][name] = value
+            built = {part: cls(**values[part]) for part, cls in parts.items()}
+            return fn(config(**values[None], **built), **kwargs)
 
         signature = inspect.Signature([*params, *own])
         wrapper.__signature__ = signature  # type: ignore[attr-defined]

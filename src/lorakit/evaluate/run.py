@@ -13,7 +13,8 @@ from lorakit.evaluate.results import harness_results
 from lorakit.evaluate.metrics import (FINAL, exact_match, extract_number, final_match, first_match, mean, mean_stderr,
                                      numeric_match)
 from lorakit.io import STDIO, check_output, dumps, path_problems, read_jsonl
-from lorakit.lora.route_methods import ROUTING_OPTIONS, RoutingOptions
+from lorakit.lora.route import RouteConfig, routing_problems
+from lorakit.lora.route_methods import RoutingOptions
 from lorakit.models.generate import generation_problems, limit_problems
 from lorakit.records import Fields, field_problems, has_chats, read_records, render_chats
 from lorakit.runtime import ProgressFn, finite_problems, no_progress
@@ -21,7 +22,6 @@ from lorakit.shard import shard_problems
 
 if TYPE_CHECKING:
     from lorakit.shard import ShardRun
-    from lorakit.lora.route import RouteConfig
 
 METRIC = "exact_match"
 BRIDGE_METRIC = "bridge_match"
@@ -34,7 +34,7 @@ COMPARES = ("auto", "exact", "numeric")
 
 
 @dataclass
-class EvalConfig(RoutingOptions):
+class EvalConfig:
     model: str | None = None
     """Base model folder (HF causal LM)."""
     data: list[str] = field(default_factory=list)
@@ -65,6 +65,7 @@ class EvalConfig(RoutingOptions):
     route: str | None = None
     """Route over the --adapter library with this method, as `lorakit route --method` does (see its help);
     the routing options apply with it only."""
+    routing: RoutingOptions = field(default_factory=RoutingOptions)
     shard: str | None = None
     out: str | None = None
     """Output folder: results.json, samples.jsonl, lorakit.json."""
@@ -82,19 +83,15 @@ class EvalConfig(RoutingOptions):
         """--out apart from every input, and not an existing output without --force (before any work)."""
         if problems := path_problems({"--out": self.out}, {"MODEL": self.model, "DATA": self.data, "--adapter": self.adapters,
                                                            "--predictions": self.predictions, "--scored": self.scored,
-                                                           "--shots": self.shots,
-                                                           "--library": self.library}):
+                                                           "--shots": self.routing.shots, "--library": self.routing.library}):
             raise UsageError("; ".join(problems))
         check_output(self.out, self.force)
 
-    def route_config(self) -> "RouteConfig":
-        from lorakit.lora.route import RouteConfig
-
-        data = STDIO if STDIO in self.data else next(iter(self.data), "")  # only for the stdin clash check
-        routing = {name: getattr(self, name) for name in ROUTING_OPTIONS}
-        return RouteConfig(model=self.model or "", data=data, adapters=list(self.adapters), method=self.route or "",
-                           batch_size=self.batch_size, max_new_tokens=self.max_new_tokens, device=self.device,
-                           threads=self.threads, **routing)
+    def route_config(self) -> RouteConfig:
+        """What ``route_records`` runs for ``--route`` (no DATA of its own: eval hands it the records)."""
+        return RouteConfig(model=self.model or "", data="", adapters=list(self.adapters), method=self.route or "",
+                           routing=self.routing, batch_size=self.batch_size, max_new_tokens=self.max_new_tokens,
+                           device=self.device, threads=self.threads)
 
     def validate(self) -> None:
         if self.scored or self.task in PAIRWISE_TASKS:
@@ -103,11 +100,11 @@ class EvalConfig(RoutingOptions):
         if self.predictions and (self.model or self.data or self.adapters or self.route):
             problems.append("--predictions scores an existing file: give no MODEL, DATA, --adapter or --route with it")
         if self.route and not self.predictions:
-            problems += self.route_config().problems()
+            problems += routing_problems(self.route, self.adapters, self.routing, self.data)
         else:
             if len(self.adapters) > 1:
                 problems.append("--adapter is given once (several only with --route METHOD)")
-            if self.shots:
+            if self.routing.shots:
                 problems.append("--shots applies to --route lorahub only")
         if not self.predictions and not (self.model and self.data):
             problems.append("give MODEL and at least one DATA file, or --predictions FILE")
@@ -124,7 +121,6 @@ class EvalConfig(RoutingOptions):
             problems.append(f"--metric must be one of {'|'.join(COMPARES)}, not {self.metric!r}")
         if problems:
             raise UsageError("; ".join(problems))
-
 
     def _validate_scored(self) -> None:
         problems = finite_problems(self)
@@ -336,7 +332,7 @@ def _generate(cfg: EvalConfig, records: list[dict[str, Any]], progress: Progress
     check_model_dir(cfg.model)
     if cfg.adapters:
         check_adapter_dir(cfg.adapters[0])
-        check_base(Path(cfg.adapters[0]), base_record(Path(cfg.adapters[0])), Path(cfg.model), cfg.allow_different_base)
+        check_base(Path(cfg.adapters[0]), base_record(Path(cfg.adapters[0])), Path(cfg.model), cfg.routing.allow_different_base)
     device = resolve_device(cfg.device)
     set_threads(cfg.threads)
     quiet_libraries()
@@ -415,7 +411,7 @@ def write_eval(out: str | Path, ev: EvalRun, cfg: EvalConfig) -> None:
     from lorakit.io import atomic_dir, write_json, write_provenance
     from lorakit.shard import PREDICTIONS, write_sidecar
 
-    inputs = [p for p in (cfg.model, *cfg.adapters, cfg.predictions, cfg.scored, cfg.shots, *cfg.data) if p]
+    inputs = [p for p in (cfg.model, *cfg.adapters, cfg.predictions, cfg.scored, cfg.routing.shots, *cfg.data) if p]
     with atomic_dir(out, force=cfg.force) as tmp:
         write_json(tmp / "results.json", ev.results)
         (tmp / "samples.jsonl").write_text("".join(dumps(s) for s in ev.samples), encoding="utf-8")

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 @dataclass(kw_only=True)
 class RoutingOptions:
-    """The per-method routing options ``route`` and ``eval --route`` share (keyword-only)."""
+    """The per-method routing options ``route`` and ``eval --route`` share: a field of their configs
+    (``RouteConfig.routing``, ``EvalConfig.routing``); the methods read them."""
 
     top_k: int = 1
     """Arrow: adapters mixed per token and layer."""
@@ -45,8 +46,6 @@ class RoutingOptions:
     seed: int = 0  # lorahub: seed of the search
     allow_different_base: bool = False
 
-
-ROUTING_OPTIONS = tuple(RoutingOptions.__dataclass_fields__)
 
 
 @dataclass
