@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lorakit.cli.common import Json, OutFile, Quiet, Verbose, choice, command, config_options, emit_json, log, main_process_only
+from lorakit.cli.common import Json, OutFile, Quiet, Verbose, choice, command, config_options, emit_json, log, main_process_only, progress
 from lorakit.rescore import METHODS, VARIANTS
 from lorakit.rescore.run import RescoreConfig
 
@@ -14,16 +14,15 @@ from lorakit.rescore.run import RescoreConfig
                 pll_variant=choice(VARIANTS), batch_size=typer.Option(show_default=False), out=OutFile)
 def rescore(cfg: RescoreConfig, json: Json = False, quiet: Quiet = False, verbose: Verbose = False) -> None:
     """Add 'scores' (per candidate, higher = better) and 'best' to every record; keep every input field."""
-    import json as jsonlib
-
-    from lorakit.rescore.run import dumps_summary, rescore as run
+    from lorakit.rescore.run import rescore as run, summarize
     from lorakit.shard import write_output
 
     quiet, json = main_process_only(quiet, json)
-    records, plan = run(cfg)
+    with progress(quiet) as report:
+        records, plan = run(cfg, report)
     if not write_output(records, cfg.out, cfg.force, plan, cfg.data, "rescore"):
         return
-    summary = jsonlib.loads(dumps_summary(records))
+    summary = summarize(records)
     if json and cfg.out not in (None, "-"):
         emit_json({"out": cfg.out, **summary})
     acc = "" if summary["accuracy"] is None else f", best = label in {summary['accuracy']:.1%}"

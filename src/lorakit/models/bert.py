@@ -24,6 +24,7 @@ from lorakit.io import atomic_dir
 from lorakit.models.bert_options import BertPretrainConfig
 from lorakit.models.bert_pairs import Batches, SentenceStore, check_pairs_possible, sentences
 from lorakit.models.encoder import encode_at, encoder_layers, positions_by_row
+from lorakit.models.tokenizer import word_starts
 from lorakit.runtime import ProgressFn, no_progress, resolve_device, seed_everything
 
 COMMAND = "pretrain-bert"
@@ -92,13 +93,6 @@ def bert_tokenizer(docs: Iterable[str], vocab_size: int, model_type: str = "unig
         cls_token=CLS_TOKEN, sep_token=SEP_TOKEN, mask_token=MASK_TOKEN,
         model_input_names=["input_ids", "token_type_ids", "attention_mask"],
     )
-
-
-def word_starts(tokenizer: Any) -> list[bool]:
-    """Per vocabulary id: does the piece begin a word (SentencePiece's '▁' prefix, or a special token)?"""
-    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-    special = set(tokenizer.all_special_ids)
-    return [i in special or p.startswith("▁") for i, p in enumerate(pieces)]
 
 
 # 2) model -----------------------------------------------------------------------------------------

@@ -98,3 +98,10 @@ def train_tokenizer(lines: Iterable[str], out_dir: str | Path | None = None, voc
     if out_dir is not None:
         tok.save_pretrained(str(out_dir))
     return tok
+
+
+def word_starts(tokenizer: Any) -> list[bool]:
+    """Per vocabulary id: does the piece begin a word (SentencePiece's '▁' prefix, or a special token)?"""
+    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    special = set(tokenizer.all_special_ids)
+    return [i in special or p.startswith("▁") for i, p in enumerate(pieces)]

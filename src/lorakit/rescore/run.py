@@ -11,7 +11,6 @@ it, and each candidate gets its mean log-probability without the source (lorakit
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +20,7 @@ from lorakit.io import STDIO, iter_jsonl, read_text
 from lorakit.models.load import check_model_dir
 from lorakit.rescore import METHODS, VARIANTS
 from lorakit.rescore.ngram import train_bigram
-from lorakit.runtime import finite_problems
+from lorakit.runtime import ProgressEvent, ProgressFn, finite_problems, no_progress
 
 if TYPE_CHECKING:
     from lorakit.shard import ShardRun
@@ -121,9 +120,10 @@ WINDOW = 64
 a shard starting on a window boundary runs exactly the forward passes of a one-process run."""
 
 
-def rescore(cfg: RescoreConfig) -> tuple[list[dict[str, Any]] | None, ShardRun]:
+def rescore(cfg: RescoreConfig, progress: ProgressFn = no_progress) -> tuple[list[dict[str, Any]] | None, ShardRun]:
     """The records with ``scores`` and ``best`` added (and ``method``): this process's part (see
-    lorakit.shard), all of them on rank 0 under a launcher, None on the other ranks; and the plan."""
+    lorakit.shard), all of them on rank 0 under a launcher, None on the other ranks; and the plan.
+    ``progress`` hears of every window of records scored."""
     from lorakit.runtime import quiet_libraries, resolve_device, set_threads
     from lorakit.shard import plan
 
@@ -135,6 +135,7 @@ def rescore(cfg: RescoreConfig) -> tuple[list[dict[str, Any]] | None, ShardRun]:
     if hi > lo and cfg.method == "ngram":
         lm = train_bigram(read_corpus(cfg.scorer))
         out = [_attach(cfg, r, [lm.score(c) for c in r["candidates"]]) for r in records[lo:hi]]
+        progress(ProgressEvent("rescore", hi - lo, hi - lo))
     elif hi > lo:
         device = resolve_device(cfg.device)
         set_threads(cfg.threads)
@@ -142,12 +143,13 @@ def rescore(cfg: RescoreConfig) -> tuple[list[dict[str, Any]] | None, ShardRun]:
         model, tok = load_scorer(cfg.scorer, cfg.method, device)
         for start in range(lo, hi, WINDOW):
             out += _score(cfg, model, tok, records[start:min(hi, start + WINDOW)])
+            progress(ProgressEvent("rescore", len(out), hi - lo))
     return run.collect(out), run
 
 
 def _score(cfg: RescoreConfig, model: Any, tok: Any, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Score one window of records (see WINDOW)."""
-    from lorakit.models.bert import word_starts
+    from lorakit.models.tokenizer import word_starts
     from lorakit.rescore.pll import encode_pair, is_next, pll
 
     max_len = model.config.max_position_embeddings
@@ -198,8 +200,8 @@ def read_corpus(path: str | Path) -> list[str]:
     return lines
 
 
-def dumps_summary(records: list[dict[str, Any]]) -> str:
-    """With labels present, the share of records whose best candidate is the labelled one."""
+def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Records, labelled records and, with labels present, the share whose best candidate is the labelled one."""
     labelled = [r for r in records if isinstance(r.get("label"), int)]
     acc = sum(r["best"] == r["label"] for r in labelled) / len(labelled) if labelled else None
-    return json.dumps({"records": len(records), "labelled": len(labelled), "accuracy": acc})
+    return {"records": len(records), "labelled": len(labelled), "accuracy": acc}
