@@ -223,7 +223,7 @@ guard_works, calls[:] = len(calls) == 1, []
 
 from typer.testing import CliRunner
 from lorakit.cli import app
-from lorakit.data.corpus import open_corpus
+from lorakit.models.corpus import open_corpus
 
 folder, lm_args, bert_args = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 codes = [CliRunner().invoke(app, args).exit_code for args in (lm_args, bert_args)]

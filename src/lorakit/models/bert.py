@@ -4,7 +4,7 @@ setup (stream the corpus, tokenizer, sentence pairs, model) -> fit (``training.f
 checkpoints, Ctrl-C/--resume) -> save (an HF folder: ``BertForPreTraining.from_pretrained`` and
 ``AutoTokenizer.from_pretrained`` load it). The last encoder layer and the MLM head run only at
 the masked positions (``lorakit.models.encoder``; exact).
-The corpus streams as in ``pretrain-lm`` (``lorakit.data.corpus``); sentence pairs and masking
+The corpus streams as in ``pretrain-lm`` (``lorakit.models.corpus``); sentence pairs and masking
 are in ``lorakit.models.bert_pairs``.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from lorakit import checkpoints, distributed, training
-from lorakit.data.corpus import iter_texts, open_corpus, sample_texts, tokenize_sentences
+from lorakit.models.corpus import iter_texts, open_corpus, sample_texts, tokenize_sentences
 from lorakit.io import atomic_dir
 from lorakit.models.bert_options import BertPretrainConfig
 from lorakit.models.bert_pairs import Batches, SentenceStore, check_pairs_possible, sentences

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lorakit import training
-from lorakit.data.corpus import CorpusOptions
+from lorakit.models.corpus import CorpusOptions
 from lorakit.errors import UsageError
 from lorakit.models import OBJECTIVES, POSITION_INITS, TOKENIZER_TYPES
 from lorakit.runtime import finite_problems

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lorakit.data.corpus import LazySequence, TokenStore
+from lorakit.models.corpus import LazySequence, TokenStore
 from lorakit.errors import InputError
 
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+")

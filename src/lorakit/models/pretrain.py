@@ -2,7 +2,7 @@
 
 setup (corpus, tokenizer, token ids, model, optimizer) -> fit (training.fit) -> save (HF folder).
 
-The corpus streams through ``lorakit.data.corpus``: memory-mapped Arrow documents, token ids
+The corpus streams through ``lorakit.models.corpus``: memory-mapped Arrow documents, token ids
 cached in ``--cache-dir``, blocks read on demand, a tokenizer trained on a bounded sample, so
 the memory a run needs does not grow with the corpus text.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lorakit import checkpoints, distributed, training
-from lorakit.data.corpus import (
+from lorakit.models.corpus import (
     CorpusOptions, EpochPlan, TokenStore, documents, iter_texts, kind_of, open_corpus, sample_texts, tokenize_corpus,
 )
 from lorakit.errors import InputError, UsageError

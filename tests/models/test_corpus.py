@@ -1,4 +1,4 @@
-"""lorakit.data.corpus: documents from text / JSONL / datasets folders, token ids, packed blocks."""
+"""lorakit.models.corpus: documents from text / JSONL / datasets folders, token ids, packed blocks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lorakit.data.corpus import (
+from lorakit.models.corpus import (
     EpochPlan, TokenStore, iter_texts, open_corpus, pack_starts, sample_texts, text_bytes, tokenize_corpus,
 )
 from lorakit.errors import InputError
