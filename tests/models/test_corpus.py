@@ -15,8 +15,8 @@ from lorakit.models.corpus import (
     EpochPlan, TokenStore, iter_texts, open_corpus, pack_starts, sample_texts, text_bytes, tokenize_corpus,
 )
 from lorakit.errors import InputError
-from lorakit.models.pretrain import Batches, pack_blocks, read_corpus
-from tests.helpers import corpus_lines
+from lorakit.models.pretrain import Batches, read_corpus
+from tests.helpers import corpus_lines, pack_blocks
 
 
 def texts(ds):

@@ -129,12 +129,6 @@ def read_pair(store: SentenceStore, row: Sequence[int], max_tokens: int, pairs: 
     return a, b, label
 
 
-def make_pairs(docs: Sequence[Sequence[Sequence[int]]], max_tokens: int, pairs: str | None, rng: random.Random) -> list[Pair]:
-    """The pairs ``plan_pairs`` plans for ``docs`` (token ids per sentence per document), read."""
-    store = SentenceStore.from_lists(docs)
-    return [read_pair(store, row, max_tokens, pairs) for row in plan_pairs(store, max_tokens, pairs, rng)]
-
-
 def pair_length(store: SentenceStore, row: Sequence[int], max_tokens: int) -> int:
     """Tokens of a planned pair once read (``read_pair``), without reading its tokens."""
     d, first, cut, end, other, other_first, _ = (int(x) for x in row)

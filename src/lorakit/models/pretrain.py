@@ -109,32 +109,8 @@ def read_corpus(path: str | Path) -> list[str]:
     return docs
 
 
-def pack_blocks(lengths: list[int], order: list[int], block_size: int) -> list[list[tuple[int, int, int]]]:
-    """Whole documents packed into blocks of at most ``block_size`` tokens, as (doc, start, end) spans.
-
-    A document that does not fit the current block starts a new one; only a document longer
-    than a block is split.
-    """
-    blocks: list[list[tuple[int, int, int]]] = []
-    cur: list[tuple[int, int, int]] = []
-    used = 0
-    for doc in order:
-        start = 0
-        while start < lengths[doc]:
-            take = min(lengths[doc] - start, block_size)
-            if used + take > block_size:
-                blocks.append(cur)
-                cur, used = [], 0
-            cur.append((doc, start, start + take))
-            used += take
-            start += take
-    if cur:
-        blocks.append(cur)
-    return blocks
-
-
 class Batches:
-    """Deterministic batches: documents shuffled per epoch by (seed, epoch), packed (``pack_blocks``), grouped.
+    """Deterministic batches: documents shuffled per epoch by (seed, epoch), packed (``pack_starts``), grouped.
 
     ``docs``: token ids per document, as lists or a ``TokenStore`` (read on demand). A plan is an
     ``EpochPlan`` (numpy index, a few bytes per document); the last two epochs' plans are kept.
