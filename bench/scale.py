@@ -66,7 +66,7 @@ def whole_corpus_data(cfg: Any, ckpt: Path | None) -> tuple[Any, Any, dict[str, 
 
     from lorakit import training
     from lorakit.models.corpus import TokenStore
-    from lorakit.models.pretrain import _tokenizer, read_corpus
+    from lorakit.models.pretrain_lm import _tokenizer, read_corpus
 
     class ListStore(TokenStore):
         def __init__(self, docs: list[list[int]]) -> None:
@@ -83,7 +83,7 @@ def whole_corpus_data(cfg: Any, ckpt: Path | None) -> tuple[Any, Any, dict[str, 
 
 def pretrain_child(mode: str, corpus: str, tokenizer: str, out: str) -> None:
     """One ``pretrain-lm`` run in this process (``--child``): the corpus streamed, or loaded whole."""
-    from lorakit.models import pretrain
+    from lorakit.models import pretrain_lm as pretrain
     from lorakit.runtime import quiet_libraries, set_threads
 
     quiet_libraries()

@@ -123,7 +123,7 @@ def test_interrupt_then_resume_equals_uninterrupted(corpus, tiny_tokenizer_dir, 
 def test_first_losses_pinned(corpus, tiny_tokenizer_dir, tmp_path):
     import torch
 
-    from lorakit.models.pretrain import PretrainConfig, pretrain
+    from lorakit.models.pretrain_lm import PretrainConfig, pretrain
 
     losses = []
     cfg = PretrainConfig(corpus=str(corpus), out=tmp_path / "m", tokenizer=tiny_tokenizer_dir, steps=4, hidden=32,

@@ -15,7 +15,7 @@ from lorakit.models.corpus import (
     EpochPlan, TokenStore, iter_texts, open_corpus, pack_starts, sample_texts, text_bytes, tokenize_corpus,
 )
 from lorakit.errors import InputError
-from lorakit.models.pretrain import Batches, read_corpus
+from lorakit.models.pretrain_lm import Batches, read_corpus
 from tests.helpers import corpus_lines, pack_blocks
 
 

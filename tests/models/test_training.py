@@ -10,7 +10,7 @@ import torch
 
 from lorakit import checkpoints, training
 from lorakit.errors import InputError, TrainingError
-from lorakit.models.pretrain import Batches, read_corpus
+from lorakit.models.pretrain_lm import Batches, read_corpus
 from tests.helpers import pack_blocks
 
 

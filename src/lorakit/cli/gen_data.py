@@ -11,7 +11,7 @@ from lorakit.cli.common import Force, Json, Out, Quiet, Verbose, choice, choices
 from lorakit.data.faithfulness import PERTURBATIONS, FaithfulnessConfig
 from lorakit.data.from_text import TextConfig
 from lorakit.data.lang import LANGS
-from lorakit.data.math import MathConfig
+from lorakit.data.math_problems import MathConfig
 from lorakit.data.minimal_pairs import TASKS as PAIR_TASKS, MinimalPairsConfig
 from lorakit.data.twohop import EXAMPLE_FORMATS, TEST_TEMPLATES, TwohopConfig
 from lorakit.errors import UsageError
@@ -85,7 +85,7 @@ def faithfulness(
 def math(cfg: MathConfig, out: Out, force: Force = False, json: Json = False, quiet: Quiet = False,
          verbose: Verbose = False) -> None:
     """Math word problems (GSM-Symbolic style) by skill and level, solutions with <<a*b=c>> steps and '#### n'."""
-    from lorakit.data.math import write
+    from lorakit.data.math_problems import write
 
     _counts(out, write(cfg, out, force), json, quiet)
 

@@ -9,7 +9,7 @@ import typer
 from rich.table import Column, Table
 
 from lorakit.cli.common import FewThreads, Force, Json, Quiet, Verbose, command, config_options, console, emit_json, progress
-from lorakit.lora.inspect import InspectConfig
+from lorakit.lora.diagnostics import InspectConfig
 
 
 @command
@@ -25,7 +25,7 @@ def inspect_(
 ) -> None:
     """Rank, scaling, ‖ΔW‖, spectrum per module; subspace overlap and uniform-merge cross-terms across adapters."""
     from lorakit.io import atomic_file, check_output, check_paths, write_json
-    from lorakit.lora.inspect import inspect_adapters
+    from lorakit.lora.diagnostics import inspect_adapters
     from lorakit.runtime import set_threads
 
     set_threads(threads)

@@ -15,7 +15,7 @@ from lorakit.models.bert_options import BertPretrainConfig
 def pretrain_bert(cfg: BertPretrainConfig, json: Json = False, quiet: Quiet = False, verbose: Verbose = False,
                   threads: Threads = None) -> None:
     """Pretrain a BERT (BertForPreTraining) and its SentencePiece tokenizer from scratch; write an HF model folder."""
-    from lorakit.models.bert import pretrain_bert as run
+    from lorakit.models.pretrain_bert import pretrain_bert as run
     from lorakit.runtime import quiet_libraries, set_threads
 
     quiet_libraries()

@@ -6,7 +6,7 @@ import typer
 
 from lorakit.cli.common import Json, Quiet, Threads, Verbose, choice, command, config_options, emit_json, log, main_process_only, progress
 from lorakit.models.presets import PRESETS
-from lorakit.models.pretrain import PretrainConfig
+from lorakit.models.pretrain_lm import PretrainConfig
 
 
 @command
@@ -14,7 +14,7 @@ from lorakit.models.pretrain import PretrainConfig
 def pretrain_lm(cfg: PretrainConfig, json: Json = False, quiet: Quiet = False, verbose: Verbose = False,
                 threads: Threads = None) -> None:
     """Pretrain a small Llama causal LM (and its tokenizer) on a text corpus; write an HF model folder."""
-    from lorakit.models.pretrain import pretrain
+    from lorakit.models.pretrain_lm import pretrain
     from lorakit.runtime import quiet_libraries, set_threads
 
     quiet_libraries()

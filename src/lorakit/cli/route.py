@@ -11,7 +11,7 @@ from lorakit.cli.common import (Json, OutFile, Quiet, Verbose, choice, command, 
 from lorakit.lora.lorahub import SEARCH_NAMES
 from lorakit.lora.route import RouteConfig
 from lorakit.lora.route_methods import METHODS
-from lorakit.lora.select import SPANS
+from lorakit.lora.per_example import SPANS
 
 ROUTING = {"span": choice(SPANS), "lorahub_search": choice(SEARCH_NAMES), "shots": typer.Option(show_default=False)}
 """How the routing options (``RoutingOptions``) show on ``route`` and ``eval --route``."""

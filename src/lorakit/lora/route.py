@@ -1,6 +1,6 @@
 """Dynamic adapter selection at inference time: ``route_records`` runs any method of the table in
 :mod:`lorakit.lora.route_methods` — Arrow per-token routing and output averaging (adapters added by
-:mod:`lorakit.lora.hooks`), per-example selection (:mod:`lorakit.lora.select`) and few-shot weight
+:mod:`lorakit.lora.hooks`), per-example selection (:mod:`lorakit.lora.per_example`) and few-shot weight
 search (:mod:`lorakit.lora.lorahub`) — on a base model and a library of adapters.
 
 ``RouteConfig`` holds the options (``route`` builds it; ``eval --route`` through
@@ -22,7 +22,7 @@ from lorakit.errors import IncompatibleError, UsageError
 from lorakit.lora.adapters import Adapter, check_mergeable, module_union, open_adapter
 from lorakit.lora.lorahub import SEARCH_NAMES
 from lorakit.lora.route_methods import METHODS, RoutingOptions, Run, Stats, uniform_record
-from lorakit.lora.select import SPANS
+from lorakit.lora.per_example import SPANS
 from lorakit.models.generate import generation_problems
 from lorakit.runtime import ProgressFn, finite_problems, no_progress
 

@@ -5,7 +5,7 @@ and runs the chosen entry.
 - ``arrow``: per token and layer, the top-k adapters by their prototypes (``lorakit.lora.arrow``).
 - ``output-average``: every adapter's LoRA output at 1/N (a mixture of outputs, no Bᵢ Aⱼ
   cross-terms — the contrast to factor averaging); ``LoraHooks`` with ``Fixed(1/N)``.
-- ``min-entropy`` / ``centroid``: one adapter per example (``lorakit.lora.select``).
+- ``min-entropy`` / ``centroid``: one adapter per example (``lorakit.lora.per_example``).
 - ``lorahub``: weights searched on a few shots, then the merged combination (``lorakit.lora.lorahub``).
 """
 
@@ -99,7 +99,7 @@ def _hooked(run: Run, hooks: Any) -> list[str]:
 
 def _arrow(opts: RoutingOptions, run: Run) -> tuple[list[str], list[Stats]]:
     from lorakit.lora.arrow import Router
-    from lorakit.models.tokens import encode_prompt
+    from lorakit.models.encode import encode_prompt
 
     tok = run.tokenizer
     stop = {i for i in (tok.eos_token_id, tok.pad_token_id) if i is not None}
@@ -116,13 +116,13 @@ def _output_average(opts: RoutingOptions, run: Run) -> tuple[list[str], list[Sta
 
 
 def _min_entropy(opts: RoutingOptions, run: Run) -> tuple[list[str], list[Stats]]:
-    from lorakit.lora.select import predict_min_entropy
+    from lorakit.lora.per_example import predict_min_entropy
 
     return predict_min_entropy(run.model, run.tokenizer, run.adapters, run.prompts, run.gen, opts.span)
 
 
 def _centroid(opts: RoutingOptions, run: Run) -> tuple[list[str], list[Stats]]:
-    from lorakit.lora.select import predict_centroid
+    from lorakit.lora.per_example import predict_centroid
 
     return predict_centroid(run.model, run.tokenizer, run.adapters, run.prompts, run.gen, opts.span, run.prototypes)
 

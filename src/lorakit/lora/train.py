@@ -17,7 +17,7 @@ from lorakit.io import atomic_dir
 from lorakit.records import Fields, field_problems, read_records, render_chats
 from lorakit.models.fingerprint import HEADER_METHOD, WEIGHTS_METHOD, base_fingerprint, weights_sha256
 from lorakit.models.load import check_model_dir
-from lorakit.models.tokens import char_limit, collate_examples, fit_example
+from lorakit.models.encode import char_limit, collate_examples, fit_example
 from lorakit.runtime import ProgressFn, finite_problems, no_progress, resolve_device, seed_everything
 
 COMMAND = "train-lora"

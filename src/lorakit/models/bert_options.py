@@ -1,5 +1,5 @@
 """``pretrain-bert``'s options: one default and one help text per field (``--help`` is built from
-them), and their checks. Apart from the driver (``lorakit.models.bert``) so that the CLI needs no torch."""
+them), and their checks. Apart from the driver (``lorakit.models.pretrain_bert``) so that the CLI needs no torch."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lorakit.models.tokens import encode_prompt
+from lorakit.models.encode import encode_prompt
 from lorakit.runtime import ProgressEvent, ProgressFn, no_progress
 
 WINDOW_BATCHES = 16

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from lorakit.data.math import LEVELS, SKILLS, MathConfig, apply, candidates, generate, write
+from lorakit.data.math_problems import LEVELS, SKILLS, MathConfig, apply, candidates, generate, write
 from lorakit.errors import OutputExistsError, UsageError
 from lorakit.evaluate.metrics import extract_number
 from lorakit.io import PROVENANCE, read_json, read_jsonl, sha256_path
@@ -74,7 +74,7 @@ def test_same_seed_same_bytes_other_seed_differs(small):
 
 
 def test_bytes_do_not_depend_on_hash_seed():
-    code = ("from lorakit.data.math import *; import sys; "
+    code = ("from lorakit.data.math_problems import *; import sys; "
             "sys.stdout.write(generate(MathConfig(train_per_skill=5, test_per_level=2, stories=5))['manifest.json'])")
     outs = {
         subprocess.run([sys.executable, "-c", code], env=os.environ | {"PYTHONHASHSEED": h}, capture_output=True,

@@ -47,7 +47,7 @@ def prompt_batches(model: Any, tokenizer: Any, prompts: Sequence[str], batch_siz
     import torch
 
     from lorakit.models.generate import left_pad
-    from lorakit.models.tokens import encode_prompt
+    from lorakit.models.encode import encode_prompt
 
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
