@@ -100,6 +100,9 @@ this option (its flags, and its help unless the field's docstring says more), wi
 
 # Options from a config dataclass: default = the field's default, help = its docstring ---------
 LAST = ("device", "seed", "force")
+"""Options listed last in ``--help``, as on every command."""
+
+
 @functools.cache
 def field_docs(config: type) -> dict[str, str]:
     """Each field's attribute docstring (the string literal under it) in ``config`` and its bases,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -19,10 +20,11 @@ from lorakit.errors import UsageError
 app = typer.Typer(help="Generate synthetic data sets.", no_args_is_help=True)
 
 
-def _counts(out: object, summary: dict[str, object], json: bool, quiet: bool) -> None:
+def _counts(out: Path, summary: dict[str, Any], json: bool, quiet: bool) -> None:
+    """The summary with --json; the files written and their records on stderr."""
     if json:
         emit_json(summary)
-    counts = ", ".join(f"{name} {n}" for name, n in summary["counts"].items())  # type: ignore[attr-defined]
+    counts = ", ".join(f"{name} {n}" for name, n in summary["counts"].items())
     log(f"wrote {out}: {counts}", quiet)
 
 

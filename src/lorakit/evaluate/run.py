@@ -49,10 +49,10 @@ class EvalConfig:
     """Score this predictions JSONL (records with ``prediction``) instead of generating."""
     scored: str | None = None
     """Score this rescored JSONL (from `lorakit rescore`) instead of generating: the pairwise accuracy (a
-    record is right when its best candidate is its label) per language and perturbation, as task
-    faithfulness (--task minimal-pairs for gen-data minimal-pairs' records)."""
+    record is right when its best candidate is its label) per language and perturbation."""
     task: str | None = None
-    """Task name for a single data file (default: the records' common ``split``, else the file stem)."""
+    """Task name for a single DATA file (default: the records' common ``split``, else the file stem); with
+    --scored: faithfulness (the default) or minimal-pairs."""
     batch_size: int = 64
     max_new_tokens: int = 16
     limit: int | None = None
