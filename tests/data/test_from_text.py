@@ -60,14 +60,32 @@ def test_perturbations_are_balanced_when_the_text_allows(tmp_path, lang):
     assert manifest["perturbations"] == {k: PAIRS // len(PERTURBATIONS) for k in PERTURBATIONS}
 
 
+@pytest.mark.parametrize("lang", ["pl", "vi", "ka"])
+def test_negation_goes_both_ways(tmp_path, lang):
+    """In some negation records the faithful candidate is the text's sentence; in the others the
+    edit is in the source and the faithful candidate is the edited sentence (so the particle's
+    presence does not tell which candidate is faithful)."""
+    rotated = [" ".join(ss[k:] + ss[:k]) for p in TEXTS[lang].splitlines() for ss in [sentences(p, lang)] for k in (0, 1, 2)]
+    text = "\n".join(rotated)
+    tests, _, _ = build(tmp_path, lang, text + "\n", pairs=32)
+    negation = [r for r in tests if r["perturbation"] == "negation"]
+    in_text = [r["candidates"][r["label"]] in text for r in negation]
+    assert len(negation) == 8 and 0 < sum(in_text) < len(negation), in_text
+    for r, faithful_in_text in zip(negation, in_text):
+        assert (r["source"] in text) == faithful_in_text
+        assert (r["candidates"][1 - r["label"]] in text) != faithful_in_text
+
+
 def test_sources_are_2_to_4_sentences_of_one_paragraph_holding_the_faithful_one(data):
     lang, tests, _, _ = data
     paragraphs = TEXTS[lang].splitlines()
     for r in tests:
         source = sentences(r["source"], lang)
         assert 2 <= len(source) <= 4
-        assert any(r["source"] in p for p in paragraphs)
-        assert r["candidates"][r["label"]] in source
+        good, bad = r["candidates"][r["label"]], r["candidates"][1 - r["label"]]
+        original = r["source"].replace(good, bad) if r["perturbation"] == "negation" else None
+        assert any(r["source"] in p or (original and original in p) for p in paragraphs)
+        assert good in source
         assert r["candidates"][1 - r["label"]] not in source
 
 

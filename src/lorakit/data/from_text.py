@@ -6,6 +6,9 @@ of 2–4 consecutive sentences (at most 120 words), the faithful candidate one o
 the unfaithful one the same sentence with one minimal edit (``lorakit.data.edits``):
 
 - ``negation``: the negation particle inserted or removed (pl ``nie``, vi ``không``, ka ``არ``/``ვერ``);
+  in a seeded half of these records the edit is made in the source instead, and the faithful
+  candidate is the edited sentence: insertions outnumber removals, so otherwise the faithful
+  candidate would nearly always be the one without the particle (a length cue any scorer reads);
 - ``number``: a number changed to a nearby one;
 - ``word_swap_source``: a word replaced by a word of the same shape from another sentence of the
   source — the hard case for PLL, which rewards any word the source holds;
@@ -234,13 +237,18 @@ def too_short(name: str, t: Text, found: int, pairs: int) -> InputError:
                       f"--pairs {pairs} needs {pairs}")
 
 
-def record(i: int, t: Text, pick: Pick, label: int, rng: random.Random) -> dict[str, Any]:
+def record(i: int, t: Text, pick: Pick, label: int, rng: random.Random, flip: bool = False) -> dict[str, Any]:
+    """Test record i; with ``flip`` (negation only) the edit goes into the source instead, so the
+    edited sentence is the faithful candidate and the text's own sentence the unfaithful one."""
     p, start, k, kind = pick.p, pick.start, pick.k, str(pick.kind)
     opts = options(t, p, start, k)[kind]
     j, edit = rng.choice(opts)
-    src = t.sentences[p][start:start + k]
+    src = list(t.sentences[p][start:start + k])
     faithful = src[j]
     unfaithful = " ".join(ed.apply(faithful.split(), edit))
+    if flip and kind == "negation":
+        faithful = src[j] = unfaithful
+        unfaithful = t.sentences[p][start + j]
     candidates = [faithful, unfaithful] if label == 0 else [unfaithful, faithful]
     return {"id": f"{t.lang}-{i:05d}", "lang": t.lang, "source": " ".join(src), "candidates": candidates,
             "label": label, "perturbation": kind}
@@ -279,9 +287,11 @@ def generate(cfg: TextConfig) -> dict[str, str]:
         raise too_short(name, t, len(chosen), cfg.pairs)
     labels = [i % 2 for i in range(cfg.pairs)]
     rng.shuffle(labels)
-    tests = [record(i, t, c, label, rng) for i, (c, label) in enumerate(zip(chosen, labels))]
+    flips = random.Random(f"{TASK}-text-{cfg.lang}-{cfg.seed}-direction")
+    tests = [record(i, t, c, label, rng, flips.random() < 0.5) for i, (c, label) in enumerate(zip(chosen, labels))]
     held_out = {c.p for c in chosen}
     test_sentences = {s for c in chosen for s in t.sentences[c.p][c.start:c.start + c.k]}
+    test_sentences |= {r["candidates"][r["label"]] for r in tests}  # an edited source sentence too
     kept, dropped = corpus(t, held_out, test_sentences)
     files = {"test.jsonl": jsonl_text(tests), "corpus.txt": "".join(p + "\n" for p in kept)}
     desc = {
