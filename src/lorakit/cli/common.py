@@ -4,21 +4,20 @@ command modules) that knows Typer and Rich."""
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import functools
 import inspect
 import json
 import os
+import re
 import sys
-import textwrap
 import traceback
 import typing
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from copy import copy
 from enum import StrEnum
 from pathlib import Path
-from copy import copy
 from typing import Annotated, Any, Literal
 
 import typer
@@ -104,17 +103,52 @@ LAST = ("device", "seed", "force")
 
 
 @functools.cache
+def _source_lines(path: str) -> list[str]:
+    return Path(path).read_text(encoding="utf-8").splitlines()
+
+
+def _class_docs(klass: type) -> dict[str, str]:
+    """The attribute docstrings of ``klass``'s own fields, read from its source by indentation (no
+    parse of the whole module, which would cost ``--help`` a visible delay)."""
+    lines = _source_lines(inspect.getsourcefile(klass) or "")
+    start = next(i for i, line in enumerate(lines) if re.match(rf"\s*class {klass.__name__}\b", line))
+    indent, field, docs, i = None, None, {}, start + 1
+    while i < len(lines):
+        line, i = lines[i], i + 1
+        if not line.strip():
+            continue
+        depth = len(line) - len(line.lstrip())
+        indent = depth if indent is None else indent
+        if depth < indent:
+            break
+        if depth > indent:
+            continue
+        text = line.strip()
+        if field and text.startswith('"""'):
+            doc = text[3:]
+            while '"""' not in doc:
+                doc, i = doc + " " + lines[i].strip(), i + 1
+            docs[field] = " ".join(doc[:doc.index('"""')].replace("``", "`").split())
+            field = None
+            continue
+        match = re.match(r"(\w+)\s*:", text)
+        field = match.group(1) if match and not text.startswith(("def ", "class ", "@")) else None
+    return docs
+
+
+@functools.cache
 def field_docs(config: type) -> dict[str, str]:
     """Each field's attribute docstring (the string literal under it) in ``config`` and its bases,
     on one line, ``code`` as `code`."""
     docs: dict[str, str] = {}
     for klass in reversed(config.__mro__[:-1]):
-        body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0].body  # type: ignore[attr-defined]
-        for node, doc in zip(body, body[1:]):
-            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(doc, ast.Expr)
-                    and isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str)):
-                docs[node.target.id] = " ".join(doc.value.value.replace("``", "`").split())
+        docs.update(_class_docs(klass))
     return docs
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
 
 
 def option_fields(config: type) -> list[tuple[dataclasses.Field[Any], type, str | None]]:
@@ -122,7 +156,7 @@ def option_fields(config: type) -> list[tuple[dataclasses.Field[Any], type, str 
     option, in the order of ``--help``: the config's own fields, then each base's, then those every
     command has (``--device``, ``--seed``, ``--force``). A field whose type is a dataclass is a part
     of the config (``EvalConfig.routing``): its fields are options too."""
-    hints = typing.get_type_hints(config)
+    hints = _hints(config)
     by_name = {f.name: f for f in dataclasses.fields(config)}
     names = [n for klass in config.__mro__ for n in vars(klass).get("__annotations__", {}) if n in by_name]
     out: list[tuple[dataclasses.Field[Any], type, str | None]] = []
@@ -180,13 +214,13 @@ def config_options(config: type, *, skip: Iterable[str] = (), convert: dict[str,
                 default = None if _multi(f) else f.default
             else:
                 default = None if f.default_factory is not dataclasses.MISSING else inspect.Parameter.empty  # type: ignore[misc]
-            annotation = _option(f, typing.get_type_hints(owner)[f.name], spec, field_docs(owner).get(f.name), shared)
+            annotation = _option(f, _hints(owner)[f.name], spec, field_docs(owner).get(f.name), shared)
             params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
         own_hints = typing.get_type_hints(fn, include_extras=True)
         own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=own_hints[p.name])
                for p in list(inspect.signature(fn).parameters.values())[1:]]
         names = {f.name: (f, part) for f, _, part in fields}
-        parts = {part: typing.get_type_hints(config)[part] for _, _, part in fields if part}
+        parts = {part: _hints(config)[part] for _, _, part in fields if part}
 
         @functools.wraps(fn)
         def wrapper(**kwargs: Any) -> Any:
