@@ -1,8 +1,14 @@
 """eval's batched generation vs one-at-a-time ``model.generate``: same model, same prompts.
 
-Run: ``.venv/bin/python bench/generate.py [--n 256] [--batch-size 64]``. Builds a tiny Llama
-(lorakit's ``tiny`` preset) from a config and a tokenizer trained here; nothing is downloaded.
-Prints examples/s of both, whether the predictions are identical, and the ratio last.
+Run: ``.venv/bin/python bench/generate.py [--n 256] [--batch-size 64] [--threads 1] [--model PATH]``.
+Without ``--model`` it builds a tiny Llama (lorakit's ``tiny`` preset) from a config and a
+tokenizer trained here; nothing is downloaded. ``--model runs/real/smollm2`` (the converted
+SmolLM2-135M-Instruct) loads that folder instead and renders the same QA prompts with its chat
+template, as ``eval`` renders ``messages`` records (``--n 64`` keeps it to a few minutes).
+Both sides greedy, same ``max_new_tokens``; per-example ``generate`` stops at EOS, lorakit's
+batches also at a row's first newline (only the first line is a prediction on both sides).
+Prints examples/s of both, whether the predictions are identical (and the first that are not),
+and the ratio last.
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import add_model_arg, chat_records, describe  # noqa: E402
 
 
 def main() -> None:
@@ -23,12 +32,15 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=256)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--max-new-tokens", type=int, default=12)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: the cores available)")
+    add_model_arg(ap)
     args = ap.parse_args()
 
     import torch
     from transformers import LlamaForCausalLM
 
     from lorakit.models.generate import clean_prediction, generate
+    from lorakit.models.load import load_causal_lm
     from lorakit.models.presets import PRESETS, llama_config
     from lorakit.models.tokenizer import train_tokenizer
     from lorakit.models.tokens import encode_prompt
@@ -36,14 +48,19 @@ def main() -> None:
     from tests.helpers import corpus_lines, qa_records
 
     quiet_libraries()
-    threads = set_threads()
-    with tempfile.TemporaryDirectory() as tmp:
-        tok = train_tokenizer(corpus_lines(), Path(tmp) / "tok", vocab_size=512)
-    torch.manual_seed(0)
-    config = llama_config(PRESETS["tiny"], tok)
-    config.initializer_range = 0.2  # peaked logits, like a trained model: no argmax near-ties
-    model = LlamaForCausalLM(config).eval()
-    prompts = [r["prompt"] for r in qa_records(args.n, seed=1)]
+    threads = set_threads(args.threads)
+    if args.model:
+        model, tok = load_causal_lm(args.model)
+        name = describe(model, args.model)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            tok = train_tokenizer(corpus_lines(), Path(tmp) / "tok", vocab_size=512)
+        torch.manual_seed(0)
+        config = llama_config(PRESETS["tiny"], tok)
+        config.initializer_range = 0.2  # peaked logits, like a trained model: no argmax near-ties
+        model = LlamaForCausalLM(config).eval()
+        name = describe(model, "tiny Llama")
+    prompts = [r["prompt"] for r in chat_records(tok, qa_records(args.n, seed=1))]
 
     t0 = time.perf_counter()
     batched = generate(model, tok, prompts, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
@@ -55,13 +72,16 @@ def main() -> None:
         for p in prompts:
             ids = torch.tensor([encode_prompt(tok, p)])
             out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=args.max_new_tokens,
-                                 do_sample=False, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+                                 do_sample=False, num_beams=1, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
             single.append(clean_prediction(tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True)))
     t_single = time.perf_counter() - t0
 
     same = sum(a == b for a, b in zip(batched, single))
-    print(f"model: tiny Llama ({sum(p.numel() for p in model.parameters()) / 1e6:.2f} M params), threads {threads}, "
-          f"{args.n} prompts, max_new_tokens {args.max_new_tokens}")
+    print(f"model: {name}, threads {threads}, {args.n} prompts, max_new_tokens {args.max_new_tokens}")
+    for i, (a, b) in enumerate(zip(batched, single)):
+        if a != b:
+            print(f"first difference, prompt {i}: batched {a!r} vs one-at-a-time {b!r}")
+            break
     print(f"lorakit batched (batch {args.batch_size}): {args.n / t_batched:8.1f} examples/s")
     print(f"one-at-a-time model.generate:     {args.n / t_single:8.1f} examples/s")
     print(f"identical predictions: {same}/{args.n}")
