@@ -8,7 +8,8 @@ template, as ``eval`` renders ``messages`` records (``--n 64`` keeps it to a few
 Both sides greedy, same ``max_new_tokens``; per-example ``generate`` stops at EOS, lorakit's
 batches also at a row's first newline (only the first line is a prediction on both sides).
 Prints examples/s of both, whether the predictions are identical (and the first that are not),
-and the ratio last.
+the matmul work of the per-example runs against a 2048² float32 matmul's rate measured here
+(the most any batching can gain where one example is already compute-bound), and the ratio last.
 """
 
 from __future__ import annotations
@@ -25,6 +26,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import add_model_arg, chat_records, describe  # noqa: E402
+
+
+GEMM = 2048
+
+
+def gemm_flops(repeats: int = 5) -> float:
+    """FLOP/s of a square float32 matmul (the best of ``repeats``), the machine's ceiling for a forward."""
+    import torch
+
+    a, b = torch.randn(GEMM, GEMM), torch.randn(GEMM, GEMM)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * GEMM**3 / best
+
+
+def matmul_params(model) -> tuple[int, int]:
+    """(N_body, N_head): the parameters every token's forward multiplies (all but the input
+    embedding's lookup and the output layer), and the output layer's (vocabulary × hidden)."""
+    head = model.get_output_embeddings().weight
+    emb = model.get_input_embeddings().weight
+    total = sum(p.numel() for p in model.parameters())
+    return total - emb.numel() - (0 if head is emb else head.numel()), head.numel()
 
 
 def main() -> None:
@@ -67,14 +94,18 @@ def main() -> None:
     t_batched = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    single = []
+    single, work = [], 0
+    body, head = matmul_params(model)
     with torch.inference_mode():
         for p in prompts:
             ids = torch.tensor([encode_prompt(tok, p)])
             out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=args.max_new_tokens,
                                  do_sample=False, num_beams=1, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
             single.append(clean_prediction(tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True)))
+            new = out.shape[1] - ids.shape[1]
+            work += 2 * body * (ids.shape[1] + new) + 2 * head * new
     t_single = time.perf_counter() - t0
+    gemm = gemm_flops()
 
     same = sum(a == b for a, b in zip(batched, single))
     print(f"model: {name}, threads {threads}, {args.n} prompts, max_new_tokens {args.max_new_tokens}")
@@ -85,6 +116,10 @@ def main() -> None:
     print(f"lorakit batched (batch {args.batch_size}): {args.n / t_batched:8.1f} examples/s")
     print(f"one-at-a-time model.generate:     {args.n / t_single:8.1f} examples/s")
     print(f"identical predictions: {same}/{args.n}")
+    print(f"matmul work of the per-example runs (2·N_body per prompt and new token, 2·N_head per new token): "
+          f"{work / 1e9:.1f} GFLOP; at this machine's {GEMM}x{GEMM} float32 matmul rate ({gemm / 1e9:.1f} GFLOP/s) "
+          f"that is {work / gemm:.1f} s, so batching can be at most {t_single / (work / gemm):.1f}x the per-example "
+          f"time; lorakit's batches ran at {work / t_batched / 1e9:.1f} GFLOP/s ({100 * work / t_batched / gemm:.0f} %)")
     print(f"ratio batched / one-at-a-time: {t_single / t_batched:.1f}x")
 
 
