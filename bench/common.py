@@ -8,7 +8,11 @@ Instruct (``make runs/real/smollm2/lorakit.json``; README, Benchmarks).
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
+
+GEMM = 2048
+"""The square float32 matmul whose rate is the machine's ceiling in ``gemm_flops``."""
 
 MODEL_HELP = ("an HF causal-LM folder to run on (the converted SmolLM2-135M-Instruct: runs/real/smollm2); "
               "default: the tiny model built here")
@@ -33,3 +37,17 @@ def chat_records(tokenizer: Any, records: list[dict[str, str]]) -> list[dict[str
 
 def describe(model: Any, name: str) -> str:
     return f"{name} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f} M params)"
+
+
+def gemm_flops(repeats: int = 5) -> float:
+    """FLOP/s of a ``GEMM`` × ``GEMM`` float32 matmul on torch's current threads (the best of ``repeats``)."""
+    import torch
+
+    a, b = torch.randn(GEMM, GEMM), torch.randn(GEMM, GEMM)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * GEMM**3 / best

@@ -33,7 +33,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
@@ -41,24 +40,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import add_model_arg, chat_records  # noqa: E402
-
-GEMM = 2048
-
-
-def gemm_flops(repeats: int = 8) -> float:
-    """FLOP/s of a square float32 matmul loop (the best of ``repeats`` timed products)."""
-    import torch
-
-    a, b = torch.randn(GEMM, GEMM), torch.randn(GEMM, GEMM)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * GEMM**3 / best
-
+from common import GEMM, add_model_arg, chat_records, gemm_flops  # noqa: E402
 
 def pretrain_arm(tmp: Path, steps: int) -> tuple[float, int, int, float]:
     """(FLOPs, N, tokens, seconds) of ``pretrain-lm --preset small``."""

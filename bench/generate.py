@@ -25,24 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import add_model_arg, chat_records, describe  # noqa: E402
-
-
-GEMM = 2048
-
-
-def gemm_flops(repeats: int = 5) -> float:
-    """FLOP/s of a square float32 matmul (the best of ``repeats``), the machine's ceiling for a forward."""
-    import torch
-
-    a, b = torch.randn(GEMM, GEMM), torch.randn(GEMM, GEMM)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * GEMM**3 / best
+from common import GEMM, add_model_arg, chat_records, describe, gemm_flops  # noqa: E402
 
 
 def matmul_params(model) -> tuple[int, int]:
