@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test test-real demo demo-math demo-seeds completions docs bench clean demo-faith demo-sweep real-text demo-faith-real
+.PHONY: install test test-real bench-real demo demo-math demo-seeds completions docs bench clean demo-faith demo-sweep real-text demo-faith-real
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -111,6 +111,17 @@ bench: $(STAMP)
 	$(PY) bench/rescore.py
 	$(PY) bench/pretrain_bert.py
 	$(PY) bench/scale.py
+	$(PY) bench/flops.py
+
+# The benchmarks at real size (apart from `make bench`): on the converted SmolLM2-135M-Instruct
+# (REAL_MODEL, converted once as for `make test-real`) and a whole 7B-shaped adapter set for merge,
+# one thread each (REAL_THREADS); about 15 minutes on 2 shared cores. Figures: README, Benchmarks.
+bench-real: $(STAMP) $(REAL_MODEL)/lorakit.json
+	$(PY) bench/generate.py --model $(REAL_MODEL) --threads $(REAL_THREADS) --n 64
+	$(PY) bench/route.py --model $(REAL_MODEL) --threads $(REAL_THREADS) --tokens 512 --repeats 3 --counts 4 --prompts 32
+	$(PY) bench/merge.py --whole --threads $(REAL_THREADS)
+	$(PY) bench/flops.py --model $(REAL_MODEL) --threads $(REAL_THREADS)
+	$(PY) bench/train_lora.py --model $(REAL_MODEL) --threads $(REAL_THREADS) --records 64 --epochs 1 --batch-size 8
 
 clean:
 	rm -rf runs .pytest_cache

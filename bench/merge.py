@@ -19,12 +19,31 @@ base weights needed by lorakit). Both sides merge to rank 16 on the CPU with the
     .venv/bin/python bench/merge.py [--threads 1] [--peft-modules model.layers.0.self_attn.q_proj]
 
 The last line is the speed ratio PEFT / lorakit per module.
+
+``--whole`` runs only the whole-model case instead: a whole Llama-2-7B-shaped adapter set (32
+layers × 7 modules = 224 modules, r 16, 4 adapters, ~160 MiB float32 each, random factors in
+PEFT folders in a temp dir). Each ``--methods`` method (default: ``uniform``, merge's default,
+which averages the factors, √s folded in, at rank 16; ``cat``, the exact sum as concatenated
+factors at rank 64; and ``task-arithmetic``, the exact sum re-factorised to its best rank 16 from
+the factors: ``merge_math.gram_svd``, QR where a factor is ill-conditioned) runs as
+``lorakit merge --json`` in a fresh process.
+Its merge time (the command's ``seconds``: from the first check to lorakit.json, without Python's
+start-up, which is printed apart) is divided by the time the same process would need just to read
+the inputs and write that output, measured in this run right after: every input tensor read
+whole with ``safetensors.numpy.load_file``, the command's output tensors written with
+``safetensors.numpy.save_file``, the fastest of 3 tries each (the files are in the page cache
+on both sides; nothing is fsynced on either). The time to sha256 the inputs (which merge does
+for lorakit.json's provenance) is printed apart. Target: ≤ 3×. The last line gives each
+method's ratio.
+
+    .venv/bin/python bench/merge.py --whole [--threads 1] [--methods uniform,cat,task-arithmetic]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -88,11 +107,71 @@ def peak_rss(cmd: list[str]) -> tuple[int, str]:
     return int(last.split()[1]), res.stdout
 
 
-def run_lorakit(adapters: list[Path], out: Path, threads: int, *extra: str) -> dict[str, float]:
-    """``lorakit merge --method task-arithmetic`` in its own process: merge seconds and peak RSS."""
-    rss, stdout = peak_rss(LORAKIT + ["merge", *map(str, adapters), "--method", "task-arithmetic", "--rank", str(R),
+def run_lorakit(adapters: list[Path], out: Path, threads: int, *extra: str,
+                method: str = "task-arithmetic") -> dict[str, float]:
+    """``lorakit merge --method METHOD`` (rank R where it re-factorises) in its own process: merge
+    seconds, the process's wall seconds and peak RSS."""
+    rank = ["--rank", str(R)] if method == "task-arithmetic" else []
+    t = time.perf_counter()
+    rss, stdout = peak_rss(LORAKIT + ["merge", *map(str, adapters), "--method", method, *rank,
                                       "--out", str(out), "--force", "--json", "--quiet", "--threads", str(threads), *extra])
-    return {"seconds": json.loads(stdout)["seconds"], "peak_rss": rss}
+    wall = time.perf_counter() - t
+    return {"seconds": json.loads(stdout)["seconds"], "wall": wall, "peak_rss": rss}
+
+
+def io_seconds(inputs: list[Path], output: Path, tmp: Path, repeats: int = 3) -> tuple[float, float, float]:
+    """Seconds to read every tensor of ``inputs`` whole and to write ``output``'s tensors anew (the
+    fastest of ``repeats`` each), and to sha256 the input files once (what merge's provenance costs)."""
+    import hashlib
+
+    from safetensors.numpy import load_file, save_file
+
+    def timed(fn) -> float:
+        best = float("inf")
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t)
+        return best
+
+    read = timed(lambda: [load_file(str(f / "adapter_model.safetensors")) for f in inputs])
+    tensors = load_file(str(output / "adapter_model.safetensors"))
+    write = timed(lambda: save_file(tensors, str(tmp / "io-copy.safetensors")))
+    (tmp / "io-copy.safetensors").unlink()
+    t = time.perf_counter()
+    for f in inputs:
+        with (f / "adapter_model.safetensors").open("rb") as fh:
+            hashlib.file_digest(fh, "sha256")
+    return read, write, time.perf_counter() - t
+
+
+def bench_whole(tmp: Path, threads: int, methods: list[str], count: int = 4) -> None:
+    """The whole 32-layer 7B-shaped adapter set: merge time / (read inputs + write output) per method."""
+    shapes = {f"model.layers.{i}.{k}": s for i in range(32) for k, s in SHAPES.items()}
+    adapters = [tmp / f"whole{i}" for i in range(count)]
+    t = time.perf_counter()
+    sizes = [write_adapter(a, seed=100 + i, shapes=shapes) for i, a in enumerate(adapters)]
+    mib = 2**20
+    print(f"whole Llama-2-7B-shaped adapter set: {len(shapes)} modules (32 layers × q k v o gate up down), r {R}, "
+          f"{count} adapters of {sizes[0] / mib:.0f} MiB ({sum(sizes) / mib:.0f} MiB), written in "
+          f"{time.perf_counter() - t:.1f} s; threads {threads}", flush=True)
+    startup = time.perf_counter()
+    peak_rss(LORAKIT + ["--help"])
+    startup = time.perf_counter() - startup
+    ratios = {}
+    for method in methods:
+        out = tmp / f"whole-{method}"
+        res = run_lorakit(adapters, out, threads, method=method)
+        read, write, sha = io_seconds(adapters, out, tmp)
+        out_bytes = (out / "adapter_model.safetensors").stat().st_size
+        ratios[method] = res["seconds"] / (read + write)
+        print(f"{method:16s} merge {res['seconds']:6.2f} s (process {res['wall']:6.2f} s; `lorakit --help` alone "
+              f"{startup:.2f} s; sha256 of the inputs for lorakit.json alone {sha:.2f} s), peak RSS "
+              f"{res['peak_rss'] / mib:4.0f} MiB; read inputs {read:5.2f} s + write its {out_bytes / mib:.0f} MiB output "
+              f"{write:5.2f} s = {read + write:5.2f} s (fastest of 3); ratio {ratios[method]:.2f}x", flush=True)
+        shutil.rmtree(out)
+    print("ratio merge / (read inputs + write output), target ≤ 3x: "
+          + ", ".join(f"{m} {r:.2f}x" for m, r in ratios.items()))
 
 
 def build_base(folder: Path) -> dict[str, int]:
@@ -171,6 +250,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--peft-modules", default="model.layers.0.self_attn.q_proj", help="comma list of modules PEFT merges")
     ap.add_argument("--counts", default="2,4,8,16")
+    ap.add_argument("--whole", action="store_true", help="only the whole 32-layer 7B-shaped adapter set (see above)")
+    ap.add_argument("--methods", default="uniform,cat,task-arithmetic", help="with --whole: the merge methods timed")
     args = ap.parse_args()
     import torch
 
@@ -178,6 +259,10 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     subset = args.peft_modules.split(",")
+    if args.whole:
+        with tempfile.TemporaryDirectory(prefix="bench-merge-") as tmp_str:
+            bench_whole(Path(tmp_str), args.threads, args.methods.split(","))
+        return
     with tempfile.TemporaryDirectory(prefix="bench-merge-") as tmp_str:
         tmp = Path(tmp_str)
         counts = [int(c) for c in args.counts.split(",")]

@@ -111,34 +111,38 @@ def _rows(path: str | Path) -> Iterator[tuple[str, Any]]:
         yield f"{name}:{lineno}", record
 
 
-def _chat_problem(messages: Any) -> str | None:
+def _chat_problem(messages: Any, completion: bool = True) -> str | None:
     if not isinstance(messages, list) or not messages:
         return f"{MESSAGES!r} must be a non-empty list of {{\"role\", \"content\"}} objects"
     for i, m in enumerate(messages, start=1):
         if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
             return f"{MESSAGES!r} item {i} must be an object with string 'role' and 'content'"
-    if messages[-1]["role"] != "assistant":
+    if completion and messages[-1]["role"] != "assistant":
         return f"the last of {MESSAGES!r} must be the assistant's turn (the completion), not {messages[-1]['role']!r}"
     return None
 
 
-def read_records(path: str | Path, fields: Fields = Fields()) -> list[dict[str, Any]]:
+def read_records(path: str | Path, fields: Fields = Fields(), completion: bool = True) -> list[dict[str, Any]]:
     """Every record of ``path``, checked before any work starts: prompt/completion ones renamed to
-    ``prompt`` / ``completion``, chat ones kept with their ``messages`` (``render_chats`` next)."""
+    ``prompt`` / ``completion``, chat ones kept with their ``messages`` (``render_chats`` next).
+
+    ``completion=False`` (``route``): the completion is optional — a record needs only its prompt,
+    and a chat may end with any turn (one that ends with the user's is all prompt)."""
     records = []
     for place, record in _rows(path):
         if not isinstance(record, dict):
             raise InputError(f"{place}: expected a JSON object, got {type(record).__name__}")
         if MESSAGES in record and fields.prompt not in record:
-            if (problem := _chat_problem(record[MESSAGES])) is not None:
+            if (problem := _chat_problem(record[MESSAGES], completion)) is not None:
                 raise InputError(f"{place}: {problem}")
             records.append(record)
             continue
-        missing = [k for k in (fields.prompt, fields.completion) if k not in record]
+        wanted = (fields.prompt, fields.completion) if completion else (fields.prompt,)
+        missing = [k for k in wanted if k not in record]
         if missing:
             raise InputError(f"{place}: missing field(s) {', '.join(map(repr, missing))}")
         for k in (fields.prompt, fields.completion):
-            if not isinstance(record[k], str):
+            if k in record and not isinstance(record[k], str):
                 raise InputError(f"{place}: field {k!r} must be a string")
         if fields != Fields():
             record = {k: v for k, v in record.items() if k not in (fields.prompt, fields.completion)} | {
@@ -156,6 +160,8 @@ def has_chats(records: list[dict[str, Any]]) -> bool:
 def render_chats(records: list[dict[str, Any]], tokenizer: Any, source: str | Path, model: str | Path) -> int:
     """Give each chat record its ``prompt`` (the template's rendering of the turns before the last,
     with the generation prompt) and ``completion`` (the last turn's content); returns how many.
+    A chat that ends with another turn than the assistant's (``read_records(completion=False)``)
+    is all prompt: every turn rendered, with the generation prompt, and no completion.
     A tokenizer without a chat template → InputError naming the model."""
     chats = [r for r in records if MESSAGES in r and "prompt" not in r]
     if chats and not getattr(tokenizer, "chat_template", None):
@@ -163,6 +169,9 @@ def render_chats(records: list[dict[str, Any]], tokenizer: Any, source: str | Pa
                          f"{_where(source)} need (set tokenizer.chat_template, or give prompt/completion records)")
     for r in chats:
         turns = r[MESSAGES]
-        r["prompt"] = tokenizer.apply_chat_template(turns[:-1], tokenize=False, add_generation_prompt=True)
-        r["completion"] = turns[-1]["content"]
+        answered = turns[-1]["role"] == "assistant"
+        r["prompt"] = tokenizer.apply_chat_template(turns[:-1] if answered else turns, tokenize=False,
+                                                    add_generation_prompt=True)
+        if answered:
+            r["completion"] = turns[-1]["content"]
     return len(chats)

@@ -175,3 +175,33 @@ def test_a_dataset_dict_with_several_splits_names_them(tiny_llama_dir, records, 
     assert result.exit_code == 3, result.output
     assert "a DatasetDict with splits train, test: give one split's folder" in result.stderr
     assert train(tiny_llama_dir, tmp_path / "dd" / "train", tmp_path / "b")
+
+
+def test_route_reads_chat_records_and_chat_shots(chat_model, records, tmp_path):
+    """route takes the records train-lora and eval take: chats (ending with the assistant's turn or
+    the user's) are routed on their rendered prompt, and lorahub's shots may be chats too."""
+    from transformers import AutoTokenizer
+
+    from lorakit.io import read_jsonl
+    from tests.helpers import make_peft_adapter
+
+    tok = AutoTokenizer.from_pretrained(str(chat_model))
+    adapters = [make_peft_adapter(chat_model, tmp_path / n, r=2, alpha=4, seed=s, std=0.3) for n, s in (("a", 1), ("b", 2))]
+    unanswered = {"messages": _chat(records[0])["messages"][:-1]}
+    chat = _jsonl(tmp_path / "chat.jsonl", [_chat(r) for r in records[1:]] + [unanswered])
+    plain = _jsonl(tmp_path / "plain.jsonl", [_rendered(tok, r) for r in records[1:]]
+                   + [{"prompt": _rendered(tok, records[0])["prompt"]}])
+    shots = [_chat(r) for r in records[:3]], [_rendered(tok, r) for r in records[:3]]
+    lib = ["--adapter", adapters[0], "--adapter", adapters[1], "--max-new-tokens", "4", "--threads", "1", "--quiet"]
+    for method, extra in (("arrow", []), ("lorahub", ["--lorahub-steps", "3", "--shots"])):
+        outs = []
+        for data, shot_records, name in ((chat, shots[0], "chat"), (plain, shots[1], "plain")):
+            more = [*extra, _jsonl(tmp_path / f"shots-{name}.jsonl", shot_records)] if extra else []
+            out = tmp_path / f"{method}-{name}.jsonl"
+            result = runner.invoke(app, ["route", str(chat_model), str(data), *map(str, lib), "--method", method,
+                                         *map(str, more), "--out", str(out)])
+            assert result.exit_code == 0, result.output
+            outs.append(read_jsonl(out))
+        assert [r["prompt"] for r in outs[0]] == [r["prompt"] for r in outs[1]]
+        assert [(r["prediction"], r["routing"]) for r in outs[0]] == [(r["prediction"], r["routing"]) for r in outs[1]]
+        assert [r.get("completion") for r in outs[0]] == [r["completion"] for r in records[1:]] + [None]

@@ -152,6 +152,7 @@ def test_arrays_equal_factors_and_the_writer_rounds_as_torch(adapter, tmp_path, 
     """The torch-free reader widens exactly; TensorWriter casts float64 as ``tensor.to(dtype)`` does."""
     import numpy as np
 
+    from lorakit.io import read_safetensors_header
     from lorakit.lora.adapters import TensorWriter
 
     p = _copy(adapter, tmp_path / "in")
@@ -159,16 +160,24 @@ def test_arrays_equal_factors_and_the_writer_rounds_as_torch(adapter, tmp_path, 
     a = open_adapter(p)
     g = torch.Generator().manual_seed(0)
     wide = {"x": torch.randn(64, 33, generator=g, dtype=torch.float64) * 10.0 ** torch.randint(-8, 8, (64, 33), generator=g)}
-    writer = TensorWriter(tmp_path / "out.safetensors", str(dtype).removeprefix("torch."))
+    writers = {"spooled": TensorWriter(tmp_path / "spooled.safetensors", str(dtype).removeprefix("torch.")),
+               "in place": TensorWriter(tmp_path / "in-place.safetensors", str(dtype).removeprefix("torch."),
+                                        ["x", *(f"{n}.B" for n in a.modules)]),
+               "outgrown": TensorWriter(tmp_path / "outgrown.safetensors", str(dtype).removeprefix("torch."), ["x"])}
     for n in a.modules:
         B, A = a.arrays(n)
         tB, tA = a.factors(n, torch.float64)
         assert B.dtype == np.float64 and np.array_equal(B, tB.numpy()) and np.array_equal(A, tA.numpy())
         wide[n] = tB * 0.37
-    for k, v in wide.items():
-        writer.add(k, v.numpy())
-    writer.close()
-    got = load_file(str(tmp_path / "out.safetensors"))
-    assert set(got) == set(wide) and not (tmp_path / "out.safetensors.data").exists()
-    assert all(torch.equal(got[k], v.to(dtype)) for k, v in wide.items())
+    for writer in writers.values():
+        for k, v in wide.items():
+            writer.add(k, v.numpy())
+        writer.close()
+    assert writers["in place"].room > 0 and writers["outgrown"].room < len(json.dumps(writers["outgrown"].header))
+    for writer in writers.values():
+        got = load_file(str(writer.path))
+        assert set(got) == set(wide) and not writer.path.with_name(writer.path.name + ".data").exists()
+        assert all(torch.equal(got[k], v.to(dtype)) for k, v in wide.items())
+        header, start = read_safetensors_header(writer.path)  # lorakit's torch-free reader takes the padding too
+        assert set(header) - {"__metadata__"} == set(wide) and start % 8 == 0
 

@@ -102,3 +102,35 @@ def test_dense_methods_with_density_one_equal_their_linear_counterpart():
     b = M.merge_module("dare-ties", "m.q", parts, [1, 1, 1], rank=2, density=0.5, seed=3)
     c = M.merge_module("dare-ties", "m.q", parts, [1, 1, 1], rank=2, density=0.5, seed=4)
     assert torch.equal(a.B, b.B) and not torch.equal(a.B, c.B) and a.truncation_error > 0
+
+
+@FAST
+@given(st.integers(0, 2**16), st.integers(1, 8), st.sampled_from(["numpy", "torch"]))
+def test_gram_svd_equals_the_qr_path_on_well_conditioned_factors(seed, rank, lib):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    B, A = rng.standard_normal((40, 12)), rng.standard_normal((12, 30))
+    if lib == "torch":
+        B, A = torch.from_numpy(B), torch.from_numpy(A)
+    U, S, Vh = M.gram_svd(B, A, rank)
+    U0, S0, Vh0 = M.lowrank_svd(B, A)
+    assert U.shape == (40, rank) and Vh.shape == (rank, 30)
+    np.testing.assert_allclose(np.asarray(S), np.asarray(S0), rtol=1e-9)
+    want = np.asarray(U0[:, :rank] * S0[:rank]) @ np.asarray(Vh0[:rank])  # the best rank-r (Eckart–Young)
+    np.testing.assert_allclose(np.asarray(U * S[:rank]) @ np.asarray(Vh), want, atol=1e-9 * float(S0[0]))
+    assert M.recompress(B, A, rank)[2] == pytest.approx(M.split(U0, S0, Vh0, rank)[2], abs=1e-12)
+
+
+def test_gram_svd_leaves_rank_deficient_or_ill_conditioned_factors_to_qr():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    B, A = rng.standard_normal((40, 6)), rng.standard_normal((6, 30))
+    dup = np.concatenate([B, B[:, :1]], 1), np.concatenate([A, A[:1]], 0)  # a repeated factor pair
+    zero = np.concatenate([B, np.zeros((40, 1))], 1), np.concatenate([A, np.zeros((1, 30))], 0)  # an absent input
+    ill = B * np.logspace(0, -5, 6), A
+    for b, a in (dup, zero, ill):
+        assert M.gram_svd(b, a) is None
+        B2, A2, err = M.recompress(b, a, 6)
+        assert np.linalg.norm(B2 @ A2 - b @ a) <= 1e-9 * np.linalg.norm(b @ a) and err < 1e-9

@@ -337,6 +337,9 @@ def write_adapter(folder: Path, config: Mapping[str, Any], tensors: Mapping[str,
 
 
 TORCH_NAMES = {"float32": "F32", "bfloat16": "BF16", "float16": "F16", "float64": "F64"}
+HEADER_ENTRY = 160
+"""Header bytes reserved per tensor besides its quoted name: its dtype, a 2-D shape and two
+offsets of up to 20 digits each, with the JSON around them, take at most ~130."""
 
 
 class TensorWriter:
@@ -344,14 +347,21 @@ class TensorWriter:
 
     ``add`` casts a float64 NumPy array (or a torch tensor) to ``dtype`` (``float32`` / ``bfloat16``
     / ``float16``, with torch's rounding: float64 -> float32 -> the narrower type) and appends its
-    bytes to a spool file beside the target; ``close`` writes the header (``{"format": "pt"}``
-    metadata, tensors in the order added) and then the spooled data in 1 MiB chunks.
+    bytes; ``close`` writes the header (``{"format": "pt"}`` metadata, tensors in the order added).
+    Given the ``names`` to come, the data go straight into ``path`` behind room reserved for the
+    header, which ``close`` fills (padded with spaces, as the format allows): the data are written
+    once. Without them, or should the header outgrow its room, the data go to a spool file beside
+    the target and are copied in behind the header in 1 MiB chunks.
     """
 
-    def __init__(self, path: Path, dtype: str) -> None:
+    def __init__(self, path: Path, dtype: str, names: Iterable[str] = ()) -> None:
         self.path, self.dtype = Path(path), dtype
-        self.spool_path = self.path.with_name(self.path.name + ".data")
+        room = sum(len(json.dumps(n)) + HEADER_ENTRY for n in names)
+        self.room = room + 64 + -(room + 64) % 8 if room else 0
+        self.start = 8 + self.room if room else 0
+        self.spool_path = self.path if room else self.path.with_name(self.path.name + ".data")
         self.spool = self.spool_path.open("wb")
+        self.spool.seek(self.start)
         self.header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
         self.offset = 0
 
@@ -373,11 +383,20 @@ class TensorWriter:
         self.offset += len(data)
 
     def close(self) -> None:
-        self.spool.close()
         blob = json.dumps(self.header, separators=(",", ":")).encode()
+        if self.room and len(blob) <= self.room:  # in place
+            self.spool.seek(0)
+            self.spool.write(struct.pack("<Q", self.room) + blob + b" " * (self.room - len(blob)))
+            self.spool.close()
+            return
+        self.spool.close()
         blob += b" " * (-len(blob) % 8)
-        with self.path.open("wb") as out, self.spool_path.open("rb") as data:
+        spool = self.path.with_name(self.path.name + ".data")
+        if self.room:  # the header outgrew its room: the data move behind a full-size one
+            self.path.replace(spool)
+        with self.path.open("wb") as out, spool.open("rb") as data:
             out.write(struct.pack("<Q", len(blob)) + blob)
+            data.seek(self.start)
             for chunk in iter(lambda: data.read(1 << 20), b""):
                 out.write(chunk)
-        self.spool_path.unlink()
+        spool.unlink()

@@ -81,6 +81,28 @@ def lowrank_svd(B: "Tensor", A: "Tensor") -> tuple["Tensor", "Tensor", "Tensor"]
     return qb @ u, s, vh @ qa.T
 
 
+GRAM_MAX_COND = 1e4
+"""``gram_svd`` serves factors up to this condition number: its Gram matrices square it, so its
+errors stay near ε·κ² ≈ 1e-8 (float64), below the float32 the factors are written in."""
+
+
+def gram_svd(B: "Tensor", A: "Tensor", rank: int | None = None) -> "tuple[Tensor, Tensor, Tensor] | None":
+    """``lowrank_svd`` from the small Gram matrices Bᵀ B and A Aᵀ (matrix products, ~10× faster than
+    QR of tall factors): B = U_b S_b V_bᵀ and Aᵀ = U_a S_a V_aᵀ from their eigenvectors, then the
+    SVD of the core S_b V_bᵀ V_a S_a; ``rank``: only the top ``rank`` singular vectors (all the
+    singular values). None when a factor's condition number exceeds
+    ``GRAM_MAX_COND`` or it is zero (rank-deficient: QR is then the accurate way)."""
+    m = xp(B)
+    lb, vb = m.linalg.eigh(B.T @ B)
+    la, va = m.linalg.eigh(A @ A.T)
+    if min(float(lb[0]), float(la[0])) <= 0 or min(float(lb[0] / lb[-1]), float(la[0] / la[-1])) < GRAM_MAX_COND ** -2:
+        return None
+    sb, sa = m.sqrt(lb), m.sqrt(la)
+    u, s, vh = m.linalg.svd((sb[:, None] * (vb.T @ va)) * sa[None, :], full_matrices=False)
+    u, vh = u[:, :rank], vh[:rank]
+    return B @ ((vb / sb) @ u), s, vh @ ((va / sa).T @ A)
+
+
 def split(U: "Tensor", S: "Tensor", Vh: "Tensor", rank: int) -> tuple["Tensor", "Tensor", float]:
     """Keep the top ``rank`` singular triplets as balanced factors; the relative Frobenius error."""
     m = xp(S)
@@ -91,8 +113,9 @@ def split(U: "Tensor", S: "Tensor", Vh: "Tensor", rank: int) -> tuple["Tensor", 
 
 
 def recompress(B: "Tensor", A: "Tensor", rank: int) -> tuple["Tensor", "Tensor", float]:
-    """Best rank-``rank`` factors of B @ A (Eckart–Young) without forming it; relative error."""
-    return split(*lowrank_svd(B, A), rank)
+    """Best rank-``rank`` factors of B @ A (Eckart–Young) without forming it; relative error.
+    Well-conditioned factors take ``gram_svd``, others ``lowrank_svd``'s QR."""
+    return split(*(gram_svd(B, A, rank) or lowrank_svd(B, A)), rank)
 
 
 def truncate_dense(delta: "Tensor", rank: int) -> tuple["Tensor", "Tensor", float]:

@@ -130,11 +130,12 @@ def open_library(cfg: RouteConfig) -> list[Adapter]:
 
 
 def read_shots(cfg: RouteConfig) -> list[dict[str, Any]]:
-    """The few-shot records of a method fitted on them (prompt and completion strings; FILE:LINE errors); else []."""
-    from lorakit.io import read_jsonl
+    """The few-shot records of a method fitted on them (prompt/completion or chat records, as
+    ``train-lora`` reads them; chats rendered once the model is loaded); else []."""
+    from lorakit.records import read_records
 
     shots = cfg.routing.shots
-    return read_jsonl(shots, required=("prompt", "completion")) if METHODS[cfg.method].shots and shots else []
+    return read_records(shots) if METHODS[cfg.method].shots and shots else []
 
 
 def routing_record(cfg: RouteConfig, names: list[str], stats: Stats) -> dict[str, Any]:
@@ -163,6 +164,7 @@ def route_records(cfg: RouteConfig, records: list[dict[str, Any]], progress: Pro
     from lorakit.lora.hooks import check_fits
     from lorakit.lora.prototypes import load_prototypes
     from lorakit.models.load import load_causal_lm
+    from lorakit.records import render_chats
     from lorakit.runtime import quiet_libraries, resolve_device, set_threads
 
     start = time.perf_counter()
@@ -175,6 +177,7 @@ def route_records(cfg: RouteConfig, records: list[dict[str, Any]], progress: Pro
     set_threads(cfg.threads)
     quiet_libraries()
     model, tok = load_causal_lm(cfg.model, device)
+    render_chats(shots, tok, cfg.routing.shots, cfg.model)
     check_fits(model, adapters)
     names = list(cfg.adapters)
     protos = [load_prototypes(a, cfg.routing.library) for a in adapters] if method.prototypes else None
@@ -198,12 +201,16 @@ def run_route(cfg: RouteConfig, progress: ProgressFn = no_progress
     Returns (prediction records — all of them on rank 0 under a launcher, None on the other
     ranks — summary of this process's part, the shard plan).
     """
-    from lorakit.io import read_jsonl
     from lorakit.models.generate import WINDOW_BATCHES
+    from lorakit.records import has_chats, read_records, render_chats
     from lorakit.shard import plan
 
     cfg.validate()
-    records = read_jsonl(cfg.data, required=("prompt",))[: cfg.limit]
+    records = read_records(cfg.data, completion=False)[: cfg.limit]
+    if has_chats(records):
+        from lorakit.models.load import check_model_dir, load_tokenizer
+
+        render_chats(records, load_tokenizer(check_model_dir(cfg.model)), cfg.data, cfg.model)
     run = plan(cfg.shard, len(records), cfg.batch_size * WINDOW_BATCHES)
     lo, hi = run.span
     if hi > lo:
