@@ -44,7 +44,7 @@ from common import GEMM, add_model_arg, chat_records, gemm_flops  # noqa: E402
 
 def pretrain_arm(tmp: Path, steps: int) -> tuple[float, int, int, float]:
     """(FLOPs, N, tokens, seconds) of ``pretrain-lm --preset small``."""
-    from lorakit.models.pretrain import PretrainConfig, pretrain
+    from lorakit.models.pretrain_lm import PretrainConfig, pretrain
     from tests.helpers import corpus_lines
 
     corpus = tmp / "corpus.txt"

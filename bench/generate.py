@@ -53,7 +53,7 @@ def main() -> None:
     from lorakit.models.load import load_causal_lm
     from lorakit.models.presets import PRESETS, llama_config
     from lorakit.models.tokenizer import train_tokenizer
-    from lorakit.models.tokens import encode_prompt
+    from lorakit.models.encode import encode_prompt
     from lorakit.runtime import quiet_libraries, set_threads
     from tests.helpers import corpus_lines, qa_records
 

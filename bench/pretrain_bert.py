@@ -79,7 +79,7 @@ def corpus(folder: Path, kind: str, lang: str, mb: float) -> Path:
 
 def run_lorakit(cfg) -> tuple[float, float]:
     """(end-to-end seconds, seconds in the training loop)."""
-    from lorakit.models.bert import pretrain_bert
+    from lorakit.models.pretrain_bert import pretrain_bert
 
     t = time.perf_counter()
     result = pretrain_bert(cfg)
@@ -88,7 +88,7 @@ def run_lorakit(cfg) -> tuple[float, float]:
 
 def hf_features(cfg) -> tuple[object, list[dict[str, list[int] | int]]]:
     """The tokenizer and the first ``steps × batch`` pairs lorakit trains on (its own data code), as HF features."""
-    from lorakit.models.bert import load_data, word_starts
+    from lorakit.models.pretrain_bert import load_data, word_starts
     from lorakit.models.bert_pairs import Batches, read_pair
 
     tok, store, _ = load_data(cfg, None)
@@ -109,7 +109,7 @@ def run_trainer(cfg, out: Path) -> tuple[float, float, int]:
     import torch
     from transformers import BertForPreTraining, DataCollatorForLanguageModeling, Trainer, TrainingArguments
 
-    from lorakit.models.bert import bert_config
+    from lorakit.models.pretrain_bert import bert_config
 
     t = time.perf_counter()
     tok, feats = hf_features(cfg)
@@ -143,10 +143,10 @@ def main() -> None:
 
     import torch
 
-    from lorakit.models.bert import BertPretrainConfig
+    from lorakit.models.pretrain_bert import BertPretrainConfig
     from lorakit.runtime import quiet_libraries
 
-    for module in ("transformers.trainer", "lorakit.models.bert"):  # imported before any timing: neither arm pays them
+    for module in ("transformers.trainer", "lorakit.models.pretrain_bert"):  # imported before any timing: neither arm pays them
         importlib.import_module(module)
 
     torch.set_num_threads(a.threads)

@@ -67,7 +67,7 @@ def main() -> None:
     from transformers import BertForPreTraining
 
     from lorakit.data.faithfulness import FaithfulnessConfig, generate
-    from lorakit.models.bert import BertPretrainConfig, bert_config, bert_tokenizer
+    from lorakit.models.pretrain_bert import BertPretrainConfig, bert_config, bert_tokenizer
     from lorakit.rescore.pll import encode_pair, pll
     from lorakit.rescore.run import CPU_ROWS
 

@@ -8,7 +8,7 @@ is the ratio 2 processes / 1 process (with all cores). On a machine other jobs s
 suffer most from contention: run it when the machine is quiet (``uptime``).
 
 Memory: ``pretrain-lm`` (tiny model, a few steps, a word-level tokenizer so tokenising is fast)
-on a generated corpus of ``--corpus-mb`` MB, once streaming it (``lorakit.data.corpus``: memory-
+on a generated corpus of ``--corpus-mb`` MB, once streaming it (``lorakit.models.corpus``: memory-
 mapped Arrow, token ids cached on disk) and once loading it whole as ``pretrain-lm`` did before
 (``read_corpus`` + token ids as Python lists: ``whole_corpus_data`` below, swapped in for
 ``load_data``). Each run's peak private memory (``RssAnon``) and peak RSS (``VmHWM``, which also
@@ -65,8 +65,8 @@ def whole_corpus_data(cfg: Any, ckpt: Path | None) -> tuple[Any, Any, dict[str, 
     import numpy as np
 
     from lorakit import training
-    from lorakit.data.corpus import TokenStore
-    from lorakit.models.pretrain import _tokenizer, read_corpus
+    from lorakit.models.corpus import TokenStore
+    from lorakit.models.pretrain_lm import _tokenizer, read_corpus
 
     class ListStore(TokenStore):
         def __init__(self, docs: list[list[int]]) -> None:
@@ -83,7 +83,7 @@ def whole_corpus_data(cfg: Any, ckpt: Path | None) -> tuple[Any, Any, dict[str, 
 
 def pretrain_child(mode: str, corpus: str, tokenizer: str, out: str) -> None:
     """One ``pretrain-lm`` run in this process (``--child``): the corpus streamed, or loaded whole."""
-    from lorakit.models import pretrain
+    from lorakit.models import pretrain_lm as pretrain
     from lorakit.runtime import quiet_libraries, set_threads
 
     quiet_libraries()

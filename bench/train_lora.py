@@ -2,7 +2,7 @@
 
 Both sides: the same Llama built from a config (seeded), the same generated QA records of varied
 length, rank/alpha/lr/batch/epochs/clip/warmup/cosine, loss on the completion only (labels
-from lorakit.models.tokens.encode_example, padded DataCollatorForSeq2Seq-style), fp32 on CPU.
+from lorakit.models.encode.encode_example, padded DataCollatorForSeq2Seq-style), fp32 on CPU.
 Each side is timed end to end (load base, wrap with PEFT, train, save the adapter); throughput
 counts non-pad tokens. The last line is the ratio lorakit / Trainer.
 
@@ -79,7 +79,7 @@ def run_trainer(base: Path, records: list[dict[str, str]], out: Path, a: argpars
     from transformers import (AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer,
                               TrainingArguments)
 
-    from lorakit.models.tokens import encode_example
+    from lorakit.models.encode import encode_example
 
     t0 = time.perf_counter()
     tok = AutoTokenizer.from_pretrained(str(base))
@@ -122,7 +122,7 @@ def main() -> None:
 
     import torch
 
-    from lorakit.models.tokens import encode_example
+    from lorakit.models.encode import encode_example
     from lorakit.runtime import quiet_libraries
 
     quiet_libraries()

@@ -232,3 +232,28 @@ def work_copy(library: Path, tmp_path: Path, monkeypatch: Any) -> Path:
     shutil.copytree(library, tmp_path / "w")
     monkeypatch.chdir(tmp_path / "w")
     return tmp_path / "w"
+
+
+def pack_blocks(lengths: list[int], order: list[int], block_size: int) -> list[list[tuple[int, int, int]]]:
+    """Whole documents packed into blocks of at most ``block_size`` tokens, as (doc, start, end) spans:
+    the oracle of ``lorakit.models.corpus.pack_starts``.
+
+    A document that does not fit the current block starts a new one; only a document longer
+    than a block is split.
+    """
+    blocks: list[list[tuple[int, int, int]]] = []
+    cur: list[tuple[int, int, int]] = []
+    used = 0
+    for doc in order:
+        start = 0
+        while start < lengths[doc]:
+            take = min(lengths[doc] - start, block_size)
+            if used + take > block_size:
+                blocks.append(cur)
+                cur, used = [], 0
+            cur.append((doc, start, start + take))
+            used += take
+            start += take
+    if cur:
+        blocks.append(cur)
+    return blocks

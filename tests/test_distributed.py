@@ -76,7 +76,7 @@ def test_causal_lm_shares_sum_to_the_whole_batch_loss(tiny_llama_dir):
 
     from lorakit.lora.train import LengthGroupedBatches
     from lorakit.models.load import load_tokenizer
-    from lorakit.models.tokens import encode_example
+    from lorakit.models.encode import encode_example
 
     tok = load_tokenizer(tiny_llama_dir)
     model = AutoModelForCausalLM.from_pretrained(str(tiny_llama_dir))
@@ -90,7 +90,7 @@ def test_causal_lm_shares_sum_to_the_whole_batch_loss(tiny_llama_dir):
 
 
 def test_bert_rows_keep_their_masked_positions():
-    from lorakit.models.bert import take_rows
+    from lorakit.models.pretrain_bert import take_rows
 
     ids = torch.arange(12).reshape(3, 4)
     whole = {"input_ids": ids, "token_type_ids": torch.zeros_like(ids), "attention_mask": torch.ones_like(ids),

@@ -85,5 +85,5 @@ def test_lora_imports_nothing_from_evaluate():
 def test_merge_maths_do_no_io():
     """``inspect``, ``lorahub`` and the prototypes import the maths from a module without I/O."""
     assert GRAPH["lorakit.lora.merge_math"] <= {"lorakit.errors"}
-    for user in ("lorakit.lora.inspect", "lorakit.lora.lorahub", "lorakit.lora.prototypes"):
+    for user in ("lorakit.lora.diagnostics", "lorakit.lora.lorahub", "lorakit.lora.prototypes"):
         assert "lorakit.lora.merge" not in GRAPH[user], user

@@ -47,6 +47,9 @@ def finite_problems(cfg: Any) -> list[str]:
     problems = []
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):  # a composed part (``EvalConfig.routing``)
+            problems += finite_problems(value)
+            continue
         values = value if isinstance(value, (list, tuple)) else [value]
         if any(isinstance(v, float) and not math.isfinite(v) for v in values):
             shown = ",".join(map(str, values)) if isinstance(value, (list, tuple)) else str(value)

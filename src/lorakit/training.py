@@ -146,15 +146,20 @@ class RunOptions:
     """The run-control options every training config shares (keyword-only, after its own fields)."""
 
     resume: bool = False
+    """Continue from OUT.ckpt (left by Ctrl-C or --checkpoint-every) if it exists; same options and data required."""
     device: str = "auto"
     seed: int = 0
     force: bool = False
     grad_accum: int = 1
-    """Micro-batches per optimizer step (per process); the global batch stays ``batch_size``."""
+    """Micro-batches per optimizer step (per process); the global batch stays --batch-size, so 1 process
+    x K=2 makes the same update as 2 processes x K=1."""
     log_file: Path | None = None
-    """One JSON line per optimizer step (step, loss, lr, tokens, seconds)."""
+    """Write one JSON line per optimizer step (step, loss, lr, tokens, seconds) to this file (rank 0; an
+    existing file needs --force, except when --resume continues from a checkpoint: then its steps before
+    the checkpoint are kept)."""
     compile: bool = False
-    """Compile the model's forward with ``torch.compile`` (``prepare``)."""
+    """Compile the model's forward with torch.compile (opt-in: pays off on GPUs for long runs; the first
+    steps are slow while it compiles)."""
 
 
 RUN_ONLY = ("resume", "force", "device", "checkpoint_every", "grad_accum", "log_file", "compile")

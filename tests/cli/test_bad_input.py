@@ -108,8 +108,8 @@ CASES = {
                                        "long_completion.jsonl: record 1: the completion takes"),
     "rescore empty candidate": (["rescore", "base", "empty_cand.jsonl", "--out", "s.jsonl"], 3,
                                 "empty_cand.jsonl:1: candidate 1 is empty"),
-    "eval faithfulness --limit 0": (["eval", "--task", "faithfulness", "scored.jsonl", "--limit", "0"], 2, "--limit must be ≥ 1"),
-    "eval faithfulness --limit -2": (["eval", "--task", "faithfulness", "scored.jsonl", "--limit", "-2"], 2, "--limit must be ≥ 1"),
+    "eval faithfulness --limit 0": (["eval", "--task", "faithfulness", "scored.jsonl", "--limit", "0"], 2, "--limit must be at least 1, not 0"),
+    "eval faithfulness --limit -2": (["eval", "--task", "faithfulness", "scored.jsonl", "--limit", "-2"], 2, "--limit must be at least 1, not -2"),
     # corrupt files
     "eval deep JSON line": (["eval", "--predictions", "deep.jsonl"], 3, "deep.jsonl:1: invalid JSON (nested too deeply)"),
     "merge deep adapter_config": (["merge", "deep", "b", "--out", "m"], 3, "deep/adapter_config.json: invalid JSON (nested too deeply)"),

@@ -22,7 +22,7 @@ from lorakit.evaluate.run import COMPARES
 from lorakit.lora.merge import DTYPES
 from lorakit.lora.merge_math import METHODS as MERGE_METHODS
 from lorakit.lora.route_methods import METHODS as ROUTE_METHODS
-from lorakit.lora.select import SPANS
+from lorakit.lora.per_example import SPANS
 from lorakit.models import OBJECTIVES, POSITION_INITS, TOKENIZER_TYPES
 from lorakit.models.presets import PRESETS
 from lorakit.rescore import METHODS as RESCORE_METHODS, VARIANTS

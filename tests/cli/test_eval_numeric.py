@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lorakit.cli import app
-from lorakit.data.math import MathConfig, generate
+from lorakit.data.math_problems import MathConfig, generate
 from tests.helpers import usage_error
 
 runner = CliRunner()

@@ -78,7 +78,7 @@ def scorer(tmp_path_factory):
     from transformers import BertForPreTraining
 
     from lorakit.data.faithfulness import FaithfulnessConfig, generate
-    from lorakit.models.bert import BertPretrainConfig, bert_config, bert_tokenizer
+    from lorakit.models.pretrain_bert import BertPretrainConfig, bert_config, bert_tokenizer
 
     d = tmp_path_factory.mktemp("mp-bert")
     docs = [doc for lang in ("pl", "ka") for doc in generate(FaithfulnessConfig(lang=lang, corpus_mb=0.02, test_size=1))["corpus.txt"].splitlines()]

@@ -39,7 +39,7 @@ def test_tokenizer_segments_as_sentencepiece_does(corpus):
     punctuation is a piece of its own, as BERT's basic tokenizer splits it ("▁7" "." not "▁7.")."""
     import sentencepiece as spm
 
-    from lorakit.models.bert import bert_tokenizer
+    from lorakit.models.pretrain_bert import bert_tokenizer
     from lorakit.models.bert_pairs import sentences
     from lorakit.models.tokenizer import is_punctuation, train_sentencepiece
 
@@ -142,7 +142,7 @@ def test_bpe_tokenizer_and_sinusoidal_positions(corpus, tmp_path, monkeypatch):
     import torch
     from transformers import AutoTokenizer
 
-    from lorakit.models import bert
+    from lorakit.models import pretrain_bert as bert
     from lorakit.models.bert_pairs import sentences
     from lorakit.models.tokenizer import train_sentencepiece
 

@@ -123,7 +123,7 @@ def test_interrupt_then_resume_equals_uninterrupted(corpus, tiny_tokenizer_dir, 
 def test_first_losses_pinned(corpus, tiny_tokenizer_dir, tmp_path):
     import torch
 
-    from lorakit.models.pretrain import PretrainConfig, pretrain
+    from lorakit.models.pretrain_lm import PretrainConfig, pretrain
 
     losses = []
     cfg = PretrainConfig(corpus=str(corpus), out=tmp_path / "m", tokenizer=tiny_tokenizer_dir, steps=4, hidden=32,
@@ -223,7 +223,7 @@ guard_works, calls[:] = len(calls) == 1, []
 
 from typer.testing import CliRunner
 from lorakit.cli import app
-from lorakit.data.corpus import open_corpus
+from lorakit.models.corpus import open_corpus
 
 folder, lm_args, bert_args = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 codes = [CliRunner().invoke(app, args).exit_code for args in (lm_args, bert_args)]

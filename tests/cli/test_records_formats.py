@@ -66,7 +66,7 @@ def train(base, data, out, *extra):
 def test_chat_records_train_as_their_rendered_prompt_and_last_turn(chat_model, records, tmp_path):
     from transformers import AutoTokenizer
 
-    from lorakit.models.tokens import encode_prompt
+    from lorakit.models.encode import encode_prompt
 
     tok = AutoTokenizer.from_pretrained(str(chat_model))
     by_hand = [_rendered(tok, r) for r in records]

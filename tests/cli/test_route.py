@@ -137,7 +137,7 @@ def test_bad_method_and_temperature(setup, tmp_path):
     assert "'vote' is not one of 'arrow', 'output-average', 'min-entropy', 'centroid', 'lorahub'" in usage_error(result)
     result = run(*common(setup), "--span", "all", "--out", out)
     assert result.exit_code == 2 and "'all' is not one of 'last', 'prompt'" in usage_error(result)
-    _refused(run(*common(setup), "--temperature", "0", "--out", out), 2, "--temperature must be > 0", out)
+    _refused(run(*common(setup), "--temperature", "0", "--out", out), 2, "--temperature must be positive, not 0.0", out)
 
 
 def test_adapters_of_different_bases(setup, make_tiny_model, tmp_path):
@@ -243,7 +243,7 @@ def test_lorahub_option_errors(setup, tmp_path):
     out = tmp_path / "p.jsonl"
     result = run(*common(setup), "--method", "lorahub", "--lorahub-steps", "0", "--out", out)
     _refused(result, 2, "--method lorahub needs --shots FILE", out)
-    assert "--lorahub-steps must be ≥ 1" in result.stderr
+    assert "--lorahub-steps must be at least 1" in result.stderr
     result = run(*common(setup), "--shots", tmp_path / "s.jsonl", "--save-merged", tmp_path / "m", "--out", out)
     _refused(result, 2, "--shots applies to --method lorahub only", out)
     assert "--save-merged applies to --method lorahub only" in result.stderr

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lorakit.lora import route as R
-from lorakit.lora import select as S
+from lorakit.lora import per_example as S
 from lorakit.lora.adapters import open_adapter
 from lorakit.lora.arrow import Router, arrow_coefficients
 from lorakit.lora.hooks import Fixed, LoraHooks

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lorakit.models import bert as bert_module
-from lorakit.models.bert import PretrainingLoss
+from lorakit.models import pretrain_bert as bert_module
+from lorakit.models.pretrain_bert import PretrainingLoss
 from lorakit.models.encoder import encode_at, encoder_layers, positions_by_row
 
 

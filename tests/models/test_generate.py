@@ -7,7 +7,7 @@ def _single(model, tok, prompt, max_new_tokens):
     import torch
 
     from lorakit.models.generate import clean_prediction
-    from lorakit.models.tokens import encode_prompt
+    from lorakit.models.encode import encode_prompt
 
     ids = torch.tensor([encode_prompt(tok, prompt)])
     out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,

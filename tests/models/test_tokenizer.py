@@ -6,7 +6,7 @@ import pytest
 
 from lorakit.errors import InputError, UsageError
 from lorakit.models.tokenizer import train_tokenizer
-from lorakit.models.tokens import IGNORE_INDEX, encode_example
+from lorakit.models.encode import IGNORE_INDEX, encode_example
 
 
 def test_autotokenizer_loads_folder(tiny_tokenizer_dir):

@@ -10,7 +10,8 @@ import torch
 
 from lorakit import checkpoints, training
 from lorakit.errors import InputError, TrainingError
-from lorakit.models.pretrain import Batches, pack_blocks, read_corpus
+from lorakit.models.pretrain_lm import Batches, read_corpus
+from tests.helpers import pack_blocks
 
 
 def test_lr_matches_hf_cosine_schedule():

@@ -7,7 +7,16 @@ import math
 import pytest
 import torch
 
-from lorakit.rescore.pll import encode_pair, is_next, mask_sets, masked_copies, pll
+from lorakit.rescore.pll import encode_pair, is_next, mask_sets, pll
+
+
+def masked_copies(ids: torch.Tensor, sets: list[list[int]], mask_id: int) -> torch.Tensor:
+    """``len(sets)`` copies of ``ids`` (L,), copy i with the positions ``sets[i]`` set to ``mask_id``
+    (the oracle of ``pll``'s batched masking)."""
+    copies = ids.unsqueeze(0).repeat(len(sets), 1)
+    for i, masked in enumerate(sets):
+        copies[i, masked] = mask_id
+    return copies
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ def scorer_and_data(tmp_path_factory):
     import torch
     from transformers import BertForPreTraining
 
-    from lorakit.models.bert import BertPretrainConfig, bert_config, bert_tokenizer
+    from lorakit.models.pretrain_bert import BertPretrainConfig, bert_config, bert_tokenizer
 
     d = tmp_path_factory.mktemp("rescore-shard")
     rng = random.Random(0)

@@ -8,30 +8,31 @@ from typing import Annotated, Any
 import typer
 from rich.table import Column, Table
 
-from lorakit.cli.common import Force, Json, Quiet, Verbose, command, console, emit_json, progress
+from lorakit.cli.common import FewThreads, Force, Json, Quiet, Verbose, command, config_options, console, emit_json, progress
+from lorakit.lora.diagnostics import InspectConfig
 
 
 @command
+@config_options(InspectConfig, adapters=typer.Argument(show_default=False))
 def inspect_(
-    adapters: Annotated[list[Path], typer.Argument(help="PEFT adapter folders (safetensors).", show_default=False)],
+    cfg: InspectConfig,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the full report to this JSON file.")] = None,
-    top: Annotated[int, typer.Option("--top", help="Leading singular values listed per module in the JSON.")] = 8,
     force: Force = False,
     json: Json = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
-    threads: Annotated[int, typer.Option("--threads", help="CPU threads (default 1: many small factorisations, where more threads mostly add contention).")] = 1,
+    threads: FewThreads = 1,
 ) -> None:
     """Rank, scaling, ‖ΔW‖, spectrum per module; subspace overlap and uniform-merge cross-terms across adapters."""
     from lorakit.io import atomic_file, check_output, check_paths, write_json
-    from lorakit.lora.inspect import InspectConfig, inspect_adapters
+    from lorakit.lora.diagnostics import inspect_adapters
     from lorakit.runtime import set_threads
 
     set_threads(threads)
-    check_paths({"--out": out}, {"ADAPTERS": adapters})
+    check_paths({"--out": out}, {"ADAPTERS": cfg.adapters})
     check_output(out, force)
     with progress(quiet) as report:
-        result = inspect_adapters(InspectConfig(adapters=adapters, top=top), report)
+        result = inspect_adapters(cfg, report)
     if out is not None:
         with atomic_file(out, force=force) as tmp:
             write_json(tmp, result)

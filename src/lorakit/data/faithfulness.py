@@ -42,7 +42,7 @@ class FaithfulnessConfig:
     lang: str = "vi"
     """vi (Vietnamese), pl (Polish) or ka (Georgian, Mkhedruli)."""
     corpus_mb: float = 2.0
-    """Size of corpus.txt in megabytes (UTF-8)."""
+    """Size of corpus.txt (pretraining documents, none in the test set) in MB."""
     test_size: int = 500
     """Records in test.jsonl, spread evenly over the perturbation types."""
     perturbations: tuple[str, ...] = PERTURBATIONS

@@ -64,9 +64,10 @@ class MinimalPairsConfig:
     lang: str = "vi"
     """vi (Vietnamese), pl (Polish) or ka (Georgian, Mkhedruli)."""
     tasks: tuple[str, ...] = TASKS
-    """Minimal-pair tasks in test.jsonl (records spread evenly over them)."""
+    """Minimal-pair task(s) (repeatable; default all): coherent vs shuffled document, sentence vs
+    adjacent-word swap, correct vs broken agreement."""
     test_size: int = 300
-    """Records in test.jsonl."""
+    """Records in test.jsonl, spread evenly over the tasks."""
     seed: int = 0
 
     def validate(self) -> None:

@@ -104,18 +104,21 @@ class TwohopConfig:
     seed: int = 0
     """Random seed: the same seed gives byte-identical files."""
     familiar_couples: int = 70
-    """Couples whose spouse, lives_in and works_for facts are pretrained."""
+    """Couples whose spouse, city and employer are pretrained."""
     two_hop_examples: int = 50
     """The first N familiar couples also get their two-hop fact in pretrain.txt; the rest form control.jsonl."""
     familiar_singles: int = 0
-    """Unmarried familiar people (lives_in, works_for pretrained); 0 = 3 × new_per_split (the minimum)."""
+    """Unmarried familiar people (city and employer pretrained; 0: 3 × --new-per-split, the minimum)."""
     new_per_split: int = 30
     """Items in each of test_F, test_H, test_R."""
     target: int = 30
     """Fresh couples in target.jsonl (the target-relation expert's data)."""
     cities: int = 12
+    """Cities (single words)."""
     countries: int = 4
+    """Countries."""
     orgs: int = 8
+    """Organisations (employers)."""
     repeat: int = 1
     """Times every pretrain.txt line is repeated (before shuffling)."""
     recall_size: int = 200
@@ -143,27 +146,27 @@ class TwohopConfig:
         problems: list[str] = finite_problems(self)
         for name in ("familiar_couples", "two_hop_examples", "familiar_singles", "target", "recall_size"):
             if getattr(self, name) < 0:
-                problems.append(f"--{name.replace('_', '-')} must be ≥ 0 (got {getattr(self, name)})")
+                problems.append(f"--{name.replace('_', '-')} must be at least 0, not {getattr(self, name)}")
         for name in ("new_per_split", "countries", "orgs", "repeat"):
             if getattr(self, name) < 1:
-                problems.append(f"--{name.replace('_', '-')} must be ≥ 1 (got {getattr(self, name)})")
+                problems.append(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
         if self.cities < 2:
-            problems.append(f"--cities must be ≥ 2 so that spouses can live apart (got {self.cities})")
+            problems.append(f"--cities must be at least 2 (spouses live apart), not {self.cities}")
         if 1 <= self.countries and 2 <= self.cities < self.countries:
-            problems.append(f"--countries ({self.countries}) must be ≤ --cities ({self.cities})")
+            problems.append(f"--countries ({self.countries}) must be at most --cities ({self.cities})")
         if self.two_hop_examples > self.familiar_couples >= 0:
             problems.append(
-                f"--two-hop-examples ({self.two_hop_examples}) must be ≤ --familiar-couples ({self.familiar_couples})"
+                f"--two-hop-examples ({self.two_hop_examples}) must be at most --familiar-couples ({self.familiar_couples})"
             )
         if self.familiar_singles and self.new_per_split >= 1 and self.familiar_singles < 3 * self.new_per_split:
             problems.append(
-                f"--familiar-singles ({self.familiar_singles}) must be ≥ 3 × --new-per-split "
+                f"--familiar-singles ({self.familiar_singles}) must be at least 3 × --new-per-split "
                 f"({3 * self.new_per_split}: H bridges and R pairs), or 0 for that minimum"
             )
         if self.test_templates not in TEST_TEMPLATES:
-            problems.append(f"--test-templates must be one of {'|'.join(TEST_TEMPLATES)} (got {self.test_templates!r})")
+            problems.append(f"--test-templates must be one of {'|'.join(TEST_TEMPLATES)} , not {self.test_templates!r}")
         if self.example_format not in EXAMPLE_FORMATS:
-            problems.append(f"--example-format must be one of {'|'.join(EXAMPLE_FORMATS)} (got {self.example_format!r})")
+            problems.append(f"--example-format must be one of {'|'.join(EXAMPLE_FORMATS)} , not {self.example_format!r}")
         words = 2 * self.people + self.cities + self.countries + self.orgs
         if not problems and words > MAX_WORDS:
             problems.append(f"the request needs {words} distinct name words; the name grammar gives at most {MAX_WORDS}")

@@ -1,4 +1,4 @@
-"""``eval --task faithfulness|minimal-pairs``: pairwise accuracy of a rescored file.
+"""``eval --scored FILE`` (``--task faithfulness|minimal-pairs``): pairwise accuracy of a rescored file.
 
 A record is right when its ``best`` candidate is its ``label``. Accuracy and stderr per language,
 per (language, perturbation) and overall, in the lm-evaluation-harness ``results.json`` layout
@@ -15,11 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lorakit import __version__
-from lorakit.errors import InputError, UsageError
+from lorakit.errors import InputError
 from lorakit.evaluate.metrics import mean, mean_stderr
+from lorakit.evaluate.results import harness_results
 from lorakit.io import STDIO, read_jsonl
-from lorakit.models.generate import limit_problems
 
 TASKS = ("faithfulness", "minimal-pairs")
 METRIC = "acc"
@@ -64,14 +63,9 @@ def _row(task: str, correct: list[float]) -> dict[str, Any]:
     return {"alias": task, f"{METRIC},none": mean(correct), f"{METRIC}_stderr,none": mean_stderr(correct)}
 
 
-def run_pairwise(task: str, path: str | None, limit: int | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(results.json, samples) for a rescored file; rows ``task``, ``task/lang``, ``task/lang/perturbation``."""
-    if task not in TASKS:
-        raise UsageError(f"--task must be one of {', '.join(TASKS)} to score a rescored file, not {task!r}")
-    if not path:
-        raise UsageError(f"--task {task} needs the rescored JSONL file (from `lorakit rescore`)")
-    if problems := limit_problems(limit):
-        raise UsageError("; ".join(problems))
+def run_pairwise(task: str, path: str, limit: int | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(results.json, samples) for a rescored file (options checked by ``EvalConfig``); rows ``task``,
+    ``task/lang``, ``task/lang/perturbation``."""
     start = time.perf_counter()
     records = read_scored(path)[:limit]
     groups: dict[str, list[float]] = {task: []}
@@ -100,21 +94,8 @@ def run_pairwise(task: str, path: str | None, limit: int | None = None) -> tuple
 
             tok = load_tokenizer(scorer)
         block[lang] = typology(texts, tok)
-    from importlib import metadata
-
-    return {
-        "results": results,
-        "typology": block,
-        "configs": {t: {"task": t, "output_type": "multiple_choice",
-                        "metric_list": [{"metric": METRIC, "aggregation": "mean", "higher_is_better": True}]}
-                    for t in results},
-        "versions": {t: __version__ for t in results},
-        "n-shot": {t: 0 for t in results},
-        "higher_is_better": {t: {METRIC: True} for t in results},
-        "n-samples": {t: {"original": len(v), "effective": len(v)} for t, v in sorted(groups.items())},
-        "config": {"model": "rescored", "model_args": path, "limit": limit},
-        "date": time.time(),
-        "transformers_version": metadata.version("transformers"),
-        "lorakit_version": __version__,
-        "total_evaluation_time_seconds": f"{time.perf_counter() - start:.2f}",
-    }, samples
+    configs = {t: {"task": t, "output_type": "multiple_choice",
+                   "metric_list": [{"metric": METRIC, "aggregation": "mean", "higher_is_better": True}]} for t in results}
+    counts = {t: len(v) for t, v in groups.items()}
+    config = {"model": "rescored", "model_args": path, "limit": limit}
+    return harness_results(results, configs, counts, config, time.perf_counter() - start, typology=block), samples

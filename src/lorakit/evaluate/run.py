@@ -7,20 +7,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lorakit import __version__
 from lorakit.errors import InputError, UsageError
+from lorakit.evaluate.pairwise import TASKS as PAIRWISE_TASKS
+from lorakit.evaluate.results import harness_results
 from lorakit.evaluate.metrics import (FINAL, exact_match, extract_number, final_match, first_match, mean, mean_stderr,
                                      numeric_match)
-from lorakit.io import STDIO, dumps, read_jsonl
-from lorakit.lora.route_methods import ROUTING_OPTIONS, RoutingOptions
-from lorakit.models.generate import generation_problems
+from lorakit.io import STDIO, check_output, dumps, path_problems, read_jsonl
+from lorakit.lora.route import RouteConfig, routing_problems
+from lorakit.lora.route_methods import RoutingOptions
+from lorakit.models.generate import generation_problems, limit_problems
 from lorakit.records import Fields, field_problems, has_chats, read_records, render_chats
 from lorakit.runtime import ProgressFn, finite_problems, no_progress
 from lorakit.shard import shard_problems
 
 if TYPE_CHECKING:
     from lorakit.shard import ShardRun
-    from lorakit.lora.route import RouteConfig
 
 METRIC = "exact_match"
 BRIDGE_METRIC = "bridge_match"
@@ -33,57 +34,77 @@ COMPARES = ("auto", "exact", "numeric")
 
 
 @dataclass
-class EvalConfig(RoutingOptions):
+class EvalConfig:
     model: str | None = None
-    """Base model folder (HF causal LM). Absent with ``predictions``."""
+    """Base model folder (HF causal LM)."""
     data: list[str] = field(default_factory=list)
-    """Prompt/completion or chat records, one task a file: JSONL ('-' = stdin), a JSON array, a datasets
-    folder, a Parquet file (``lorakit.records``)."""
+    """Prompt/completion or chat ('messages') records, one task a file: JSONL ('-' = stdin), a JSON array,
+    a datasets folder or a Parquet file."""
     prompt_field: str = "prompt"
-    """The records' field holding the prompt."""
     completion_field: str = "completion"
     """The records' field holding the completion (the reference answer unless a record has ``answer``)."""
     adapters: list[str] = field(default_factory=list)
-    """PEFT adapter folder applied to the model; with ``route``, the library (several)."""
+    """PEFT adapter folder to apply (with --route: repeat, the library)."""
     predictions: str | None = None
     """Score this predictions JSONL (records with ``prediction``) instead of generating."""
+    scored: str | None = None
+    """Score this rescored JSONL (from `lorakit rescore`) instead of generating: the pairwise accuracy (a
+    record is right when its best candidate is its label) per language and perturbation."""
     task: str | None = None
-    """Task name for a single data file (default: the records' common ``split``, else the file stem)."""
+    """Task name for a single DATA file (default: the records' common ``split``, else the file stem); with
+    --scored: faithfulness (the default) or minimal-pairs."""
     batch_size: int = 64
     max_new_tokens: int = 16
     limit: int | None = None
+    """Evaluate only the first N records of each task."""
     metric: str = "auto"
-    """exact: normalised strings; numeric: the final numbers (extract_number); auto: numeric for a task
-    whose every target holds "#### <number>", else exact. A bridge task is always scored on its final answer."""
+    """exact: normalised strings; numeric: final numbers (after '####', else the last); auto: numeric for
+    tasks whose targets all hold '#### n'. A bridge task is always scored on its final answer."""
     device: str = "auto"
     threads: int | None = None
     route: str | None = None
-    """Route over the ``adapters`` library with this method (``lorakit route``'s --method) instead of
-    applying one; the ``RoutingOptions`` fields are used with it only."""
+    """Route over the --adapter library with this method, as `lorakit route --method` does (see its help);
+    the routing options apply with it only."""
+    routing: RoutingOptions = field(default_factory=RoutingOptions)
     shard: str | None = None
-    """``i/N``: generate for part i of N of the records (see lorakit.shard)."""
     out: str | None = None
-    """Output folder (checked with ``shard``)."""
+    """Output folder: results.json, samples.jsonl, lorakit.json."""
+    force: bool = False
 
-    def route_config(self) -> "RouteConfig":
-        from lorakit.lora.route import RouteConfig
+    def __post_init__(self) -> None:
+        if self.scored is None and self.task in PAIRWISE_TASKS and not self.predictions:  # eval --task faithfulness FILE
+            self.scored, self.model, self.data = self.model or next(iter(self.data), None), None, []
 
-        data = STDIO if STDIO in self.data else next(iter(self.data), "")  # only for the stdin clash check
-        routing = {name: getattr(self, name) for name in ROUTING_OPTIONS}
-        return RouteConfig(model=self.model or "", data=data, adapters=list(self.adapters), method=self.route or "",
-                           batch_size=self.batch_size, max_new_tokens=self.max_new_tokens, device=self.device,
-                           threads=self.threads, **routing)
+    @property
+    def pairwise_task(self) -> str:
+        return self.task or PAIRWISE_TASKS[0]
+
+    def check_outputs(self) -> None:
+        """--out apart from every input, and not an existing output without --force (before any work)."""
+        if problems := path_problems({"--out": self.out}, {"MODEL": self.model, "DATA": self.data, "--adapter": self.adapters,
+                                                           "--predictions": self.predictions, "--scored": self.scored,
+                                                           "--shots": self.routing.shots, "--library": self.routing.library}):
+            raise UsageError("; ".join(problems))
+        check_output(self.out, self.force)
+
+    def route_config(self) -> RouteConfig:
+        """What ``route_records`` runs for ``--route`` (no DATA of its own: eval hands it the records)."""
+        return RouteConfig(model=self.model or "", data="", adapters=list(self.adapters), method=self.route or "",
+                           routing=self.routing, batch_size=self.batch_size, max_new_tokens=self.max_new_tokens,
+                           device=self.device, threads=self.threads)
 
     def validate(self) -> None:
+        if self.scored or self.task in PAIRWISE_TASKS:
+            return self._validate_scored()
         problems = finite_problems(self)
         if self.predictions and (self.model or self.data or self.adapters or self.route):
             problems.append("--predictions scores an existing file: give no MODEL, DATA, --adapter or --route with it")
         if self.route and not self.predictions:
-            problems += self.route_config().problems()
+            problems += routing_problems(self.route, self.adapters, self.routing, self.data)
         else:
             if len(self.adapters) > 1:
                 problems.append("--adapter is given once (several only with --route METHOD)")
-            if self.shots:
+            if self.routing.shots:
                 problems.append("--shots applies to --route lorahub only")
         if not self.predictions and not (self.model and self.data):
             problems.append("give MODEL and at least one DATA file, or --predictions FILE")
@@ -98,6 +119,20 @@ class EvalConfig(RoutingOptions):
         problems += shard_problems(self.shard, self.out, self.data)
         if self.metric not in COMPARES:
             problems.append(f"--metric must be one of {'|'.join(COMPARES)}, not {self.metric!r}")
+        if problems:
+            raise UsageError("; ".join(problems))
+
+    def _validate_scored(self) -> None:
+        problems = finite_problems(self)
+        if not self.scored:
+            problems.append(f"--task {self.task} needs the rescored JSONL file (from `lorakit rescore`): --scored FILE")
+        if self.model or self.data or self.adapters or self.route or self.predictions:
+            problems.append("--scored scores an existing file: give no MODEL, DATA, --adapter, --route or --predictions with it")
+        if self.pairwise_task not in PAIRWISE_TASKS:
+            problems.append(f"--task must be one of {', '.join(PAIRWISE_TASKS)} to score a rescored file, not {self.task!r}")
+        if self.shard:
+            problems.append("--shard splits generation: not with --scored")
+        problems += limit_problems(self.limit)
         if problems:
             raise UsageError("; ".join(problems))
 
@@ -297,7 +332,7 @@ def _generate(cfg: EvalConfig, records: list[dict[str, Any]], progress: Progress
     check_model_dir(cfg.model)
     if cfg.adapters:
         check_adapter_dir(cfg.adapters[0])
-        check_base(Path(cfg.adapters[0]), base_record(Path(cfg.adapters[0])), Path(cfg.model), cfg.allow_different_base)
+        check_base(Path(cfg.adapters[0]), base_record(Path(cfg.adapters[0])), Path(cfg.model), cfg.routing.allow_different_base)
     device = resolve_device(cfg.device)
     set_threads(cfg.threads)
     quiet_libraries()
@@ -319,33 +354,20 @@ def _route(cfg: EvalConfig, records: list[dict[str, Any]], progress: ProgressFn)
 
 def results_file(cfg: EvalConfig, results: dict[str, dict[str, Any]], seconds: float, device: str,
                  compares: dict[str, str], counts: dict[str, int]) -> dict[str, Any]:
-    """The lm-evaluation-harness ``results.json`` layout (``compares``: task -> exact|numeric|final;
+    """``harness_results`` for generated or given predictions (``compares``: task -> exact|numeric|final;
     ``counts``: task -> records, kept where lm-eval keeps them, in ``n-samples``)."""
-    from importlib import metadata
-
     peft = ("route", f"{cfg.route}:{'+'.join(cfg.adapters)}") if cfg.route else ("peft", next(iter(cfg.adapters), None))
     model_args = ",".join(f"{k}={v}" for k, v in (("pretrained", cfg.model), peft) if v)
     gen_kwargs = {"until": ["\n"], "do_sample": False, "max_gen_toks": cfg.max_new_tokens}
-    return {
-        "results": results,
-        "configs": {t: {"task": t, "output_type": "generate_until", "generation_kwargs": gen_kwargs,
-                        "metric_list": [{"metric": METRIC, "aggregation": "mean", "higher_is_better": True,
-                                         "compare": compares.get(t, "exact")}]
-                        + ([{"metric": BRIDGE_METRIC, "aggregation": "mean", "higher_is_better": True,
-                             "compare": "first"}] if f"{BRIDGE_METRIC},none" in r else [])}
-                    for t, r in results.items()},
-        "versions": {t: __version__ for t in results},
-        "n-shot": {t: 0 for t in results},
-        "higher_is_better": {t: {METRIC: True} | ({BRIDGE_METRIC: True} if f"{BRIDGE_METRIC},none" in r else {})
-                             for t, r in results.items()},
-        "n-samples": {t: {"original": counts[t], "effective": counts[t]} for t in results},
-        "config": {"model": "lorakit" if cfg.model else "predictions", "model_args": model_args or cfg.predictions,
-                   "batch_size": cfg.batch_size, "device": device, "limit": cfg.limit, "gen_kwargs": gen_kwargs},
-        "date": time.time(),
-        "transformers_version": metadata.version("transformers"),
-        "lorakit_version": __version__,
-        "total_evaluation_time_seconds": f"{seconds:.2f}",
-    }
+    configs = {t: {"task": t, "output_type": "generate_until", "generation_kwargs": gen_kwargs,
+                   "metric_list": [{"metric": METRIC, "aggregation": "mean", "higher_is_better": True,
+                                    "compare": compares.get(t, "exact")}]
+                   + ([{"metric": BRIDGE_METRIC, "aggregation": "mean", "higher_is_better": True,
+                        "compare": "first"}] if f"{BRIDGE_METRIC},none" in r else [])}
+               for t, r in results.items()}
+    config = {"model": "lorakit" if cfg.model else "predictions", "model_args": model_args or cfg.predictions,
+              "batch_size": cfg.batch_size, "device": device, "limit": cfg.limit, "gen_kwargs": gen_kwargs}
+    return harness_results(results, configs, counts, config, seconds)
 
 
 @dataclass
@@ -360,11 +382,12 @@ class EvalRun:
 
 def run_eval(cfg: EvalConfig, progress: ProgressFn = no_progress) -> EvalRun | None:
     """Validate, read, predict (unless given predictions), score; None on ranks other than 0 under a launcher."""
-    if cfg.task in ("faithfulness", "minimal-pairs"):  # a rescored file: pairwise accuracy
+    cfg.check_outputs()
+    cfg.validate()
+    if cfg.scored:  # a rescored file: pairwise accuracy
         from lorakit.evaluate.pairwise import run_pairwise
 
-        return EvalRun(*run_pairwise(cfg.task, cfg.model or next(iter(cfg.data), None), cfg.limit))
-    cfg.validate()
+        return EvalRun(*run_pairwise(cfg.pairwise_task, cfg.scored, cfg.limit))
     start = time.perf_counter()
     tasks: dict[str, list[dict[str, Any]]] | None = load_tasks(cfg)
     device, run = "none", None
@@ -380,7 +403,7 @@ def run_eval(cfg: EvalConfig, progress: ProgressFn = no_progress) -> EvalRun | N
     return EvalRun(results_file(cfg, results, time.perf_counter() - start, device, compares, counts), samples, run, predicted)
 
 
-def write_eval(out: str | Path, ev: EvalRun, cfg: EvalConfig, force: bool) -> None:
+def write_eval(out: str | Path, ev: EvalRun, cfg: EvalConfig) -> None:
     """``OUT/results.json``, ``OUT/samples.jsonl`` and ``OUT/lorakit.json``, atomically; a ``--shard``
     run adds ``predictions.jsonl`` (records + prediction + eval_task) and its sidecar for ``gather``."""
     from dataclasses import asdict
@@ -388,8 +411,8 @@ def write_eval(out: str | Path, ev: EvalRun, cfg: EvalConfig, force: bool) -> No
     from lorakit.io import atomic_dir, write_json, write_provenance
     from lorakit.shard import PREDICTIONS, write_sidecar
 
-    inputs = [p for p in (cfg.model, *cfg.adapters, cfg.predictions, cfg.shots, *cfg.data) if p]
-    with atomic_dir(out, force=force) as tmp:
+    inputs = [p for p in (cfg.model, *cfg.adapters, cfg.predictions, cfg.scored, cfg.routing.shots, *cfg.data) if p]
+    with atomic_dir(out, force=cfg.force) as tmp:
         write_json(tmp / "results.json", ev.results)
         (tmp / "samples.jsonl").write_text("".join(dumps(s) for s in ev.samples), encoding="utf-8")
         write_provenance(tmp, "eval", asdict(cfg), inputs=[p for p in inputs if Path(p).is_file()])

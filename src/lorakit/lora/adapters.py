@@ -86,7 +86,6 @@ class Adapter:
     """Base fingerprint (config + safetensors headers) recorded by ``train-lora`` in lorakit.json, when present."""
     weights_sha256: str | None = None
     """sha256 of the base's weights recorded by ``train-lora`` (``models.fingerprint``), when present."""
-    _checked: set[str] = field(default_factory=set)
     spans: dict[str, tuple[str, tuple[int, ...], int, int]] = field(default_factory=dict)
     """Tensor name -> (dtype, shape, first byte, end byte) in the weights file."""
 

@@ -135,7 +135,7 @@ class Combination:
 
 def shot_batches(tokenizer: Any, shots: Sequence[dict[str, Any]], batch_size: int) -> list[dict[str, "torch.Tensor"]]:
     """The few-shot examples as right-padded training batches (prompt + completion + EOS, loss on the completion)."""
-    from lorakit.models.tokens import collate_examples, encode_example
+    from lorakit.models.encode import collate_examples, encode_example
 
     examples = [encode_example(tokenizer, s["prompt"], s["completion"]) for s in shots]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

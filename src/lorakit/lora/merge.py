@@ -33,23 +33,27 @@ COMMAND = "merge"
 @dataclass
 class MergeConfig:
     adapters: list[Path]
-    """Input PEFT adapter folders."""
+    """PEFT adapter folders (safetensors)."""
     out: Path
     """Output adapter folder."""
     method: str = "uniform"
+    """How to merge (svd: an alias of task-arithmetic)."""
     weights: list[float] | None = None
-    """Per-input weights (default: 1/N for uniform/linear, 1 for the others)."""
+    """Comma-separated weights, one per adapter, negative allowed (default: 1/N for uniform/linear, 1 otherwise)."""
     rank: int | None = None
-    """Target rank where a method re-factorises (default: the largest input rank)."""
+    """Target rank where the method re-factorises (default: the largest input rank)."""
     density: float | None = None
-    """Fraction kept by ties / dare-* / magnitude-prune."""
+    """Fraction of entries kept by ties / dare-* / magnitude-prune."""
     seed: int = 0
     dtype: str = "auto"
-    """Output dtype: auto (the inputs' if they agree, else float32), float32, bfloat16, float16."""
+    """Output dtype (auto: the inputs' if they agree, else float32)."""
     peft_compat: bool = False
+    """Reproduce PEFT add_weighted_adapter's factor-space arithmetic (linear, ties, dare-*, magnitude-prune)."""
     allow_different_bases: bool = False
+    """Merge adapters whose base_model_name_or_path or recorded base differ, or whose lorakit.json records
+    another base than --into-base (shapes must still match)."""
     into_base: Path | None = None
-    """Write a full model folder (this base + the merged ΔW) instead of an adapter folder."""
+    """Write a full model folder: this base (HF folder) + the merged update, streamed tensor by tensor."""
     force: bool = False
 
     def validate(self) -> None:

@@ -36,14 +36,13 @@ import warnings
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from lorakit.errors import IncompatibleError
 
 if TYPE_CHECKING:
     from torch import Tensor
 
-Method = Literal["uniform", "linear", "cat", "task-arithmetic", "svd", "ties", "dare-linear", "dare-ties", "magnitude-prune"]
 METHODS: tuple[str, ...] = ("uniform", "linear", "cat", "task-arithmetic", "svd", "ties", "dare-linear", "dare-ties", "magnitude-prune")
 FACTOR_METHODS = ("uniform", "linear")
 EXACT_METHODS = ("cat", "task-arithmetic", "svd")

@@ -4,7 +4,7 @@ An adapter's prototype on a module is the direction of input it responds to most
 al. 2024). It is computed from the factors with merge's QR + small SVD (``lowrank_svd``), never
 the dense ΔW, and cached as safetensors — ``arrow_prototypes.safetensors`` beside each adapter,
 or ``<library>/<sha256 of the weights>.safetensors`` — keyed by the weights' sha256 and reused.
-Arrow routing (``lorakit.lora.arrow``) and centroid selection (``lorakit.lora.select``) read them.
+Arrow routing (``lorakit.lora.arrow``) and centroid selection (``lorakit.lora.per_example``) read them.
 """
 
 from __future__ import annotations

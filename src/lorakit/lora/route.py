@@ -1,10 +1,11 @@
 """Dynamic adapter selection at inference time: ``route_records`` runs any method of the table in
 :mod:`lorakit.lora.route_methods` — Arrow per-token routing and output averaging (adapters added by
-:mod:`lorakit.lora.hooks`), per-example selection (:mod:`lorakit.lora.select`) and few-shot weight
+:mod:`lorakit.lora.hooks`), per-example selection (:mod:`lorakit.lora.per_example`) and few-shot weight
 search (:mod:`lorakit.lora.lorahub`) — on a base model and a library of adapters.
 
 ``RouteConfig`` holds the options (``route`` builds it; ``eval --route`` through
-``EvalConfig.route_config``), ``run_route`` reads the data and splits it across processes
+``EvalConfig.route_config``), the routing ones in a ``RoutingOptions`` part checked by
+``routing_problems``; ``run_route`` reads the data and splits it across processes
 (``lorakit.shard``), and every prediction carries a ``routing`` record (``routing_record``).
 """
 
@@ -14,13 +15,14 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from lorakit.errors import IncompatibleError, UsageError
 from lorakit.lora.adapters import Adapter, check_mergeable, module_union, open_adapter
 from lorakit.lora.lorahub import SEARCH_NAMES
 from lorakit.lora.route_methods import METHODS, RoutingOptions, Run, Stats, uniform_record
-from lorakit.lora.select import SPANS
+from lorakit.lora.per_example import SPANS
 from lorakit.models.generate import generation_problems
 from lorakit.runtime import ProgressFn, finite_problems, no_progress
 
@@ -28,64 +30,88 @@ if TYPE_CHECKING:
     from lorakit.shard import ShardRun
 
 
+FITTED = "|".join(name for name, m in METHODS.items() if m.shots)
+"""The methods fitted on --shots (which may --save-merged)."""
+
+
+def routing_problems(method_name: str, adapters: list[str], routing: RoutingOptions, inputs: Sequence[str]) -> list[str]:
+    """Every problem with ``--method`` (``eval --route``), its library and its routing options; ``inputs``:
+    the data files (for the stdin clash with --shots)."""
+    from lorakit.io import STDIO
+
+    problems = []
+    method = METHODS.get(method_name)
+    if method is None:
+        problems.append(f"--method must be one of {'|'.join(METHODS)}, not {method_name!r}")
+    if not adapters:
+        problems.append("the adapter library is empty: give at least one --adapter")
+    if routing.top_k < 1:
+        problems.append(f"--top-k must be at least 1, not {routing.top_k}")
+    elif method and method.top_k and adapters and routing.top_k > len(adapters):
+        problems.append(f"--top-k {routing.top_k} is larger than the library ({len(adapters)} adapter(s))")
+    if not routing.temperature > 0:
+        problems.append(f"--temperature must be positive, not {routing.temperature}")
+    if routing.span not in SPANS:
+        problems.append(f"--span must be one of {'|'.join(SPANS)}, not {routing.span!r}")
+    if len(set(map(os.path.realpath, adapters))) < len(adapters):
+        problems.append("an adapter is given twice")
+    if method and method.shots:
+        if not routing.shots:
+            problems.append(f"--method {method_name} needs --shots FILE (few-shot prompt/completion JSONL)")
+        elif routing.shots == STDIO and STDIO in inputs:
+            problems.append("--shots and DATA cannot both be '-' (stdin)")
+        if routing.lorahub_steps < 1:
+            problems.append(f"--lorahub-steps must be at least 1, not {routing.lorahub_steps}")
+        if routing.lorahub_search not in SEARCH_NAMES:
+            problems.append(f"--lorahub-search must be one of {'|'.join(SEARCH_NAMES)}, not {routing.lorahub_search!r}")
+    elif routing.shots:
+        problems.append(f"--shots applies to --method {FITTED} only")
+    return problems
+
+
 @dataclass
-class RouteConfig(RoutingOptions):
+class RouteConfig:
     model: str
     """Base model folder (HF causal LM)."""
     data: str
     """Prompt/completion JSONL ('-' = stdin)."""
     adapters: list[str] = field(default_factory=list)
-    """The library: PEFT adapter folders."""
+    """A PEFT adapter folder of the library (repeat)."""
     method: str = "arrow"
-    """One of ``route_methods.METHODS``."""
+    """arrow: per-token top-k routing on prototypes; output-average: every adapter, LoRA outputs averaged;
+    min-entropy / centroid: per example, the adapter with the lowest prompt entropy / the prompt nearest its
+    Arrow prototypes (mixed-adapter batches); lorahub: weights searched on --shots, then merged."""
+    routing: RoutingOptions = field(default_factory=RoutingOptions)
     save_merged: str | None = None
     """lorahub: also write the merged adapter (factor-space linear, the found weights) to this folder."""
-    force: bool = False
-    """Replace an existing --save-merged folder."""
+    out: str | None = None
+    force: bool = False  # also replaces an existing --save-merged folder
     batch_size: int = 64
     max_new_tokens: int = 16
     limit: int | None = None
+    """Only the first N records."""
+    shard: str | None = None
     device: str = "auto"
     threads: int | None = None
 
-    def problems(self) -> list[str]:
-        """Every problem with the routing options (not the generation ones)."""
-        from lorakit.io import STDIO
-
-        problems = []
-        method = METHODS.get(self.method)
-        if method is None:
-            problems.append(f"--method must be one of {'|'.join(METHODS)}, not {self.method!r}")
-        if not self.adapters:
-            problems.append("the adapter library is empty: give at least one --adapter")
-        if self.top_k < 1:
-            problems.append("--top-k must be ≥ 1")
-        elif method and method.top_k and self.adapters and self.top_k > len(self.adapters):
-            problems.append(f"--top-k {self.top_k} is larger than the library ({len(self.adapters)} adapter(s))")
-        if not self.temperature > 0:
-            problems.append("--temperature must be > 0")
-        if self.span not in SPANS:
-            problems.append(f"--span must be one of {'|'.join(SPANS)}, not {self.span!r}")
-        if len(set(map(os.path.realpath, self.adapters))) < len(self.adapters):
-            problems.append("an adapter is given twice")
-        if method and method.shots:
-            if not self.shots:
-                problems.append(f"--method {self.method} needs --shots FILE (few-shot prompt/completion JSONL)")
-            elif self.shots == STDIO and self.data == STDIO:
-                problems.append("--shots and DATA cannot both be '-' (stdin)")
-            if self.lorahub_steps < 1:
-                problems.append("--lorahub-steps must be ≥ 1")
-            if self.lorahub_search not in SEARCH_NAMES:
-                problems.append(f"--lorahub-search must be one of {'|'.join(SEARCH_NAMES)}, not {self.lorahub_search!r}")
-        else:
-            fitted = "|".join(name for name, m in METHODS.items() if m.shots)
-            problems += [f"{opt} applies to --method {fitted} only" for opt, v in
-                         (("--shots", self.shots), ("--save-merged", self.save_merged)) if v]
-        return problems
-
     def validate(self) -> None:
-        if problems := finite_problems(self) + self.problems() + generation_problems(self):
+        """Every option problem as one UsageError; then an existing --out without --force."""
+        from lorakit.distributed import world_size
+        from lorakit.io import check_output, path_problems
+        from lorakit.shard import shard_problems
+
+        problems = shard_problems(self.shard, self.out, [self.data])
+        if self.save_merged and (self.shard or world_size() > 1):
+            problems.append("--save-merged writes one adapter: use it in a one-process run, without --shard")
+        problems += path_problems({"--out": self.out, "--save-merged": self.save_merged},
+                                  {"MODEL": self.model, "DATA": self.data, "--adapter": self.adapters,
+                                   "--shots": self.routing.shots, "--library": self.routing.library})
+        problems += finite_problems(self) + routing_problems(self.method, self.adapters, self.routing, [self.data])
+        if self.save_merged and not (self.method in METHODS and METHODS[self.method].shots):
+            problems.append(f"--save-merged applies to --method {FITTED} only")
+        if problems := problems + generation_problems(self):
             raise UsageError("; ".join(problems))
+        check_output(self.out, self.force, stdio=True)
 
 
 def open_library(cfg: RouteConfig) -> list[Adapter]:
@@ -95,9 +121,9 @@ def open_library(cfg: RouteConfig) -> list[Adapter]:
 
     base = check_model_dir(cfg.model)
     adapters = [open_adapter(p) for p in cfg.adapters]
-    check_mergeable(adapters, cfg.allow_different_base)
+    check_mergeable(adapters, cfg.routing.allow_different_base)
     for a in adapters:
-        check_base(a.path, a.base_record, base, cfg.allow_different_base)
+        check_base(a.path, a.base_record, base, cfg.routing.allow_different_base)
         if kinds := sorted({m.name for m in a.modules.values() if m.kind != "linear"}):
             raise IncompatibleError(f"{a.path}: embedding LoRA on {kinds[0]}; route mixes linear-layer LoRAs only")
     return adapters
@@ -108,14 +134,15 @@ def read_shots(cfg: RouteConfig) -> list[dict[str, Any]]:
     ``train-lora`` reads them; chats rendered once the model is loaded); else []."""
     from lorakit.records import read_records
 
-    return read_records(cfg.shots) if METHODS[cfg.method].shots and cfg.shots else []
+    shots = cfg.routing.shots
+    return read_records(shots) if METHODS[cfg.method].shots and shots else []
 
 
 def routing_record(cfg: RouteConfig, names: list[str], stats: Stats) -> dict[str, Any]:
     """The ``routing`` field of one prediction: ``method``, ``adapters``, then the method's record
     (``route_methods``; every adapter at 1/N where a prediction has no stats)."""
     record = uniform_record if stats is None else METHODS[cfg.method].record
-    return {"method": cfg.method, "adapters": names, **record(cfg, names, stats)}
+    return {"method": cfg.method, "adapters": names, **record(cfg.routing, names, stats)}
 
 
 def save_merged(cfg: RouteConfig, adapters: list[Adapter], weights: list[float]) -> None:
@@ -123,8 +150,8 @@ def save_merged(cfg: RouteConfig, adapters: list[Adapter], weights: list[float])
     from lorakit.lora.merge import MergeConfig, merge_adapters
 
     merge_adapters(MergeConfig(adapters=[Path(a) for a in cfg.adapters], out=Path(cfg.save_merged), method="linear",
-                               weights=weights, seed=cfg.seed, force=cfg.force,
-                               allow_different_bases=cfg.allow_different_base), opened=adapters)
+                               weights=weights, seed=cfg.routing.seed, force=cfg.force,
+                               allow_different_bases=cfg.routing.allow_different_base), opened=adapters)
 
 
 def route_records(cfg: RouteConfig, records: list[dict[str, Any]], progress: ProgressFn = no_progress
@@ -150,12 +177,12 @@ def route_records(cfg: RouteConfig, records: list[dict[str, Any]], progress: Pro
     set_threads(cfg.threads)
     quiet_libraries()
     model, tok = load_causal_lm(cfg.model, device)
-    render_chats(shots, tok, cfg.shots, cfg.model)
+    render_chats(shots, tok, cfg.routing.shots, cfg.model)
     check_fits(model, adapters)
     names = list(cfg.adapters)
-    protos = [load_prototypes(a, cfg.library) for a in adapters] if method.prototypes else None
+    protos = [load_prototypes(a, cfg.routing.library) for a in adapters] if method.prototypes else None
     gen = dict(batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens, progress=progress)
-    preds, stats = method.predict(cfg, Run(model, tok, adapters, [r["prompt"] for r in records], gen, protos, shots))
+    preds, stats = method.predict(cfg.routing, Run(model, tok, adapters, [r["prompt"] for r in records], gen, protos, shots))
     if cfg.save_merged:
         save_merged(cfg, adapters, stats[0]["weights"])
     out = [{**r, "prediction": p, "routing": routing_record(cfg, names, st)} for r, p, st in zip(records, preds, stats)]
@@ -167,7 +194,7 @@ def route_records(cfg: RouteConfig, records: list[dict[str, Any]], progress: Pro
     return out, summary
 
 
-def run_route(cfg: RouteConfig, progress: ProgressFn = no_progress, shard: str | None = None
+def run_route(cfg: RouteConfig, progress: ProgressFn = no_progress
               ) -> tuple[list[dict[str, Any]] | None, dict[str, Any], ShardRun]:
     """Validate, read, route and generate this process's part (see lorakit.shard).
 
@@ -184,7 +211,7 @@ def run_route(cfg: RouteConfig, progress: ProgressFn = no_progress, shard: str |
         from lorakit.models.load import check_model_dir, load_tokenizer
 
         render_chats(records, load_tokenizer(check_model_dir(cfg.model)), cfg.data, cfg.model)
-    run = plan(shard, len(records), cfg.batch_size * WINDOW_BATCHES)
+    run = plan(cfg.shard, len(records), cfg.batch_size * WINDOW_BATCHES)
     lo, hi = run.span
     if hi > lo:
         part, summary = route_records(cfg, records[lo:hi], progress)

@@ -5,7 +5,7 @@ and runs the chosen entry.
 - ``arrow``: per token and layer, the top-k adapters by their prototypes (``lorakit.lora.arrow``).
 - ``output-average``: every adapter's LoRA output at 1/N (a mixture of outputs, no Bᵢ Aⱼ
   cross-terms — the contrast to factor averaging); ``LoraHooks`` with ``Fixed(1/N)``.
-- ``min-entropy`` / ``centroid``: one adapter per example (``lorakit.lora.select``).
+- ``min-entropy`` / ``centroid``: one adapter per example (``lorakit.lora.per_example``).
 - ``lorahub``: weights searched on a few shots, then the merged combination (``lorakit.lora.lorahub``).
 """
 
@@ -24,29 +24,28 @@ if TYPE_CHECKING:
 
 @dataclass(kw_only=True)
 class RoutingOptions:
-    """The per-method routing options ``route`` and ``eval --route`` share (keyword-only)."""
+    """The per-method routing options ``route`` and ``eval --route`` share: a field of their configs
+    (``RouteConfig.routing``, ``EvalConfig.routing``); the methods read them."""
 
     top_k: int = 1
     """Arrow: adapters mixed per token and layer."""
     temperature: float = 1.0
     """Arrow: softmax temperature over the chosen adapters' scores."""
     library: str | None = None
-    """Folder for cached Arrow prototypes (default: beside each adapter)."""
+    """Folder caching Arrow prototypes (default: arrow_prototypes.safetensors beside each adapter)."""
     span: str = "last"
-    """min-entropy / centroid: score the prompt's last position, or ``prompt``: the mean over all its positions."""
+    """min-entropy / centroid: score the prompt's last position (where the answer starts) or ``prompt``: the
+    mean over all its positions."""
     shots: str | None = None
     """lorahub: few-shot prompt/completion JSONL the weights are fitted on."""
     lorahub_steps: int = 40
     """lorahub: objective evaluations (the search budget, the start w = 0 included)."""
     lorahub_search: str = "ngopt"
-    """lorahub: the optimiser — nevergrad's NGOpt (LoraHub's; the ``lorahub`` extra) or ``es``, lorakit's (1+λ)-ES."""
-    seed: int = 0
-    """lorahub: seed of the search."""
+    """lorahub: the optimiser: nevergrad's NGOpt (LoraHub's own; pip install 'lorakit[lorahub]') or es,
+    lorakit's (1+λ)-ES (no extra)."""
+    seed: int = 0  # lorahub: seed of the search
     allow_different_base: bool = False
-    """Apply adapters whose lorakit.json records another base (their shapes must still fit)."""
 
-
-ROUTING_OPTIONS = tuple(RoutingOptions.__dataclass_fields__)
 
 
 @dataclass
@@ -100,7 +99,7 @@ def _hooked(run: Run, hooks: Any) -> list[str]:
 
 def _arrow(opts: RoutingOptions, run: Run) -> tuple[list[str], list[Stats]]:
     from lorakit.lora.arrow import Router
-    from lorakit.models.tokens import encode_prompt
+    from lorakit.models.encode import encode_prompt
 
     tok = run.tokenizer
     stop = {i for i in (tok.eos_token_id, tok.pad_token_id) if i is not None}
@@ -117,13 +116,13 @@ def _output_average(opts: RoutingOptions, run: Run) -> tuple[list[str], list[Sta
 
 
 def _min_entropy(opts: RoutingOptions, run: Run) -> tuple[list[str], list[Stats]]:
-    from lorakit.lora.select import predict_min_entropy
+    from lorakit.lora.per_example import predict_min_entropy
 
     return predict_min_entropy(run.model, run.tokenizer, run.adapters, run.prompts, run.gen, opts.span)
 
 
 def _centroid(opts: RoutingOptions, run: Run) -> tuple[list[str], list[Stats]]:
-    from lorakit.lora.select import predict_centroid
+    from lorakit.lora.per_example import predict_centroid
 
     return predict_centroid(run.model, run.tokenizer, run.adapters, run.prompts, run.gen, opts.span, run.prototypes)
 

@@ -17,7 +17,7 @@ from lorakit.io import atomic_dir
 from lorakit.records import Fields, field_problems, read_records, render_chats
 from lorakit.models.fingerprint import HEADER_METHOD, WEIGHTS_METHOD, base_fingerprint, weights_sha256
 from lorakit.models.load import check_model_dir
-from lorakit.models.tokens import char_limit, collate_examples, fit_example
+from lorakit.models.encode import char_limit, collate_examples, fit_example
 from lorakit.runtime import ProgressFn, finite_problems, no_progress, resolve_device, seed_everything
 
 COMMAND = "train-lora"
@@ -28,28 +28,29 @@ MEGA_BATCH = 50
 @dataclass
 class LoraTrainConfig(training.RunOptions):
     base: Path
-    """Local HF causal-LM folder."""
+    """Base model: a local Hugging Face causal-LM folder."""
     data: str
-    """Prompt/completion or chat records: JSONL ('-' = stdin), a JSON array, a datasets folder, a Parquet file."""
+    """Prompt/completion or chat ('messages') records: JSONL ('-' for stdin), a JSON array, a datasets
+    folder or a Parquet file."""
     out: Path
     """Output PEFT adapter folder."""
     prompt_field: str = "prompt"
-    """The records' field holding the prompt."""
     completion_field: str = "completion"
-    """The records' field holding the completion."""
     rank: int = 16
+    """LoRA rank r."""
     alpha: float = 32.0
+    """LoRA alpha (scale = alpha / r)."""
     dropout: float = 0.0
+    """LoRA dropout."""
     targets: str = "all-linear"
-    """PEFT target modules: "all-linear" or a comma list of module names (q_proj,v_proj)."""
+    """Modules to adapt (PEFT's target_modules): all-linear, or a comma list such as q_proj,v_proj."""
     lr: float = 2e-3
     epochs: int = 40
     batch_size: int = 32
+    """Examples per optimizer step (length-grouped)."""
     clip: float = 1.0
-    """Gradient-norm clipping (0: off)."""
     weight_decay: float = 0.0
     warmup: float = 0.03
-    """Fraction of the steps spent in linear warmup."""
     max_len: int | None = None
     """Truncate examples to this many tokens (default: the model's positions)."""
     checkpoint_every: int = 0

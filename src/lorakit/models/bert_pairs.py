@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lorakit.data.corpus import LazySequence, TokenStore
+from lorakit.models.corpus import LazySequence, TokenStore
 from lorakit.errors import InputError
 
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+")
@@ -127,12 +127,6 @@ def read_pair(store: SentenceStore, row: Sequence[int], max_tokens: int, pairs: 
     while len(a) + len(b) > max_tokens:
         (a if len(a) > len(b) else b).pop()
     return a, b, label
-
-
-def make_pairs(docs: Sequence[Sequence[Sequence[int]]], max_tokens: int, pairs: str | None, rng: random.Random) -> list[Pair]:
-    """The pairs ``plan_pairs`` plans for ``docs`` (token ids per sentence per document), read."""
-    store = SentenceStore.from_lists(docs)
-    return [read_pair(store, row, max_tokens, pairs) for row in plan_pairs(store, max_tokens, pairs, rng)]
 
 
 def pair_length(store: SentenceStore, row: Sequence[int], max_tokens: int) -> int:

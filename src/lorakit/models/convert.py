@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lorakit.errors import IncompatibleError, InputError, UsageError
-from lorakit.io import atomic_dir, check_output, provenance, write_json
+from lorakit.io import atomic_dir, check_output, path_problems, provenance, write_json
 from lorakit.runtime import ProgressEvent, ProgressFn, finite_problems, jsonable, no_progress
 
 COMMAND = "convert"
@@ -33,17 +33,18 @@ EXTRA = "pip install 'lorakit[gguf]'"
 @dataclass
 class ConvertConfig:
     gguf: Path
-    """The GGUF file."""
+    """A GGUF file (llama.cpp's format), e.g. a Q4_1 SmolLM2."""
     out: Path
     """Output model folder."""
     dtype: str = "float32"
-    """dtype of the written weights (the GGUF's are dequantised to float32 first)."""
+    """dtype of the written weights (dequantised from the GGUF's types to float32 first)."""
     force: bool = False
 
     def validate(self) -> None:
         problems = finite_problems(self)
         if self.dtype not in DTYPES:
             problems.append(f"--dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
+        problems += path_problems({"--out": self.out}, {"GGUF": self.gguf})
         if problems:
             raise UsageError("; ".join(problems))
 

@@ -1,6 +1,6 @@
 """A BERT-structured encoder's forward, with its last layer computed only where the output is used.
 
-PLL (``lorakit.rescore.pll``) uses one position per row, MLM pretraining (``lorakit.models.bert``)
+PLL (``lorakit.rescore.pll``) uses one position per row, MLM pretraining (``lorakit.models.pretrain_bert``)
 the masked positions: the last layer then computes keys and values at every position but queries,
 attention output and feed-forward only at those positions. Every layer runs with its query/key/
 value projections fused into one matrix product. Both are exact; dropout is applied as BertLayer

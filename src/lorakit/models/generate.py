@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lorakit.models.tokens import encode_prompt
+from lorakit.models.encode import encode_prompt
 from lorakit.runtime import ProgressEvent, ProgressFn, no_progress
 
 WINDOW_BATCHES = 16
@@ -19,15 +19,15 @@ def generation_problems(cfg: Any) -> list[str]:
     """Problems with the generation options ``eval`` and ``route`` share (batch, length, limit)."""
     problems = []
     if cfg.batch_size < 1:
-        problems.append("--batch-size must be ≥ 1")
+        problems.append(f"--batch-size must be at least 1, not {cfg.batch_size}")
     if cfg.max_new_tokens < 1:
-        problems.append("--max-new-tokens must be ≥ 1")
+        problems.append(f"--max-new-tokens must be at least 1, not {cfg.max_new_tokens}")
     return problems + limit_problems(cfg.limit)
 
 
 def limit_problems(limit: int | None) -> list[str]:
     """``--limit`` (every command that takes it): at least one record."""
-    return ["--limit must be ≥ 1"] if limit is not None and limit < 1 else []
+    return [f"--limit must be at least 1, not {limit}"] if limit is not None and limit < 1 else []
 
 
 def batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 from lorakit.errors import UsageError
 
-PresetName = Literal["tiny", "small"]
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def train_sentencepiece(lines: Iterable[str], vocab_size: int = 512, model_type:
     """The serialized SentencePiece model trained on ``lines`` (deterministic: one thread, no sampling).
 
     ``lines`` is consumed as a stream, but SentencePiece keeps every line it trains on in memory:
-    for a large corpus pass a sample (``lorakit.data.corpus.sample_texts``).
+    for a large corpus pass a sample (``lorakit.models.corpus.sample_texts``).
 
     ``hard_vocab_limit``: exactly ``vocab_size`` pieces, or a UsageError when the corpus supports fewer.
     ``split_punctuation``: no piece joins punctuation to anything ("▁7" "." rather than "▁7."), as
@@ -98,3 +98,10 @@ def train_tokenizer(lines: Iterable[str], out_dir: str | Path | None = None, voc
     if out_dir is not None:
         tok.save_pretrained(str(out_dir))
     return tok
+
+
+def word_starts(tokenizer: Any) -> list[bool]:
+    """Per vocabulary id: does the piece begin a word (SentencePiece's '▁' prefix, or a special token)?"""
+    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    special = set(tokenizer.all_special_ids)
+    return [i in special or p.startswith("▁") for i, p in enumerate(pieces)]

@@ -68,14 +68,6 @@ def hidden_at(bert: Any, layers: list[Layer] | None, ids: torch.Tensor, types: t
     return encode_at(bert, layers, ids, types, attn, pos[:, None])[:, 0]
 
 
-def masked_copies(ids: torch.Tensor, sets: list[list[int]], mask_id: int) -> torch.Tensor:
-    """``len(sets)`` copies of ``ids`` (L,), copy i with the positions ``sets[i]`` set to ``mask_id``."""
-    copies = ids.unsqueeze(0).repeat(len(sets), 1)
-    for i, masked in enumerate(sets):
-        copies[i, masked] = mask_id
-    return copies
-
-
 @torch.no_grad()
 def pll(model: Any, seqs: list[Encoded], mask_id: int, pad_id: int, word_start: list[bool] | None = None,
         variant: Variant = "original", rows: int = 256) -> list[float]:

@@ -11,7 +11,6 @@ it, and each candidate gets its mean log-probability without the source (lorakit
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +20,7 @@ from lorakit.io import STDIO, iter_jsonl, read_text
 from lorakit.models.load import check_model_dir
 from lorakit.rescore import METHODS, VARIANTS
 from lorakit.rescore.ngram import train_bigram
-from lorakit.runtime import finite_problems
+from lorakit.runtime import ProgressEvent, ProgressFn, finite_problems, no_progress
 
 if TYPE_CHECKING:
     from lorakit.shard import ShardRun
@@ -35,20 +34,30 @@ MLM_HEADS = ("BertForPreTraining", "BertForMaskedLM")
 @dataclass
 class RescoreConfig:
     scorer: str
-    """BERT folder written by ``pretrain-bert`` (or any BertForPreTraining / BertForMaskedLM folder);
-    for ``ngram``, a text file (one document per line) to train the bigram LM on."""
+    """BERT folder (from pretrain-bert, or any BertForPreTraining/BertForMaskedLM); with the ngram method,
+    a text file (one document per line)."""
     data: str
-    """JSONL with ``source`` and ``candidates`` ('-' = stdin)."""
+    """JSONL with 'source' and 'candidates' (a list of ≥ 2 strings); '-' = stdin."""
     method: str = "pll"
+    """pll (pseudo-log-likelihood of the candidate given the source), nsp (log P(IsNext)), pll+nsp (sum), or
+    ngram (source-blind control: a word-bigram LM trained on SCORER, mean log-prob per word)."""
     pll_variant: str = "original"
+    """original (mask one token) or within-word (also mask the word's later pieces)."""
     contrast: bool = False
-    """PLL(candidate | source) − PLL(candidate alone)."""
+    """Subtract the candidate's PLL without the source (cancels plain fluency)."""
     batch_size: int | None = None
-    """Masked copies per forward pass; None: ``CPU_ROWS`` on the CPU, 256 on an accelerator."""
+    """Masked copies per forward pass (default: 32 on the CPU, 256 on an accelerator)."""
+    out: str | None = None
+    shard: str | None = None
     device: str = "auto"
     threads: int | None = None
+    force: bool = False
 
     def validate(self) -> None:
+        """Every option problem as one UsageError; then an existing --out without --force."""
+        from lorakit.io import check_output, path_problems
+        from lorakit.shard import shard_problems
+
         problems = finite_problems(self)
         if self.method not in METHODS:
             problems.append(f"--method must be one of {', '.join(METHODS)}, not {self.method!r}")
@@ -58,8 +67,11 @@ class RescoreConfig:
             problems.append("--contrast applies to PLL: use it with --method pll or pll+nsp")
         if self.batch_size is not None and self.batch_size < 1:
             problems.append(f"--batch-size must be at least 1, not {self.batch_size}")
+        problems += shard_problems(self.shard, self.out, [self.data])
+        problems += path_problems({"--out": self.out}, {"SCORER": self.scorer, "DATA": self.data})
         if problems:
             raise UsageError("; ".join(problems))
+        check_output(self.out, self.force, stdio=True)
 
 
 def read_records(path: str) -> list[dict[str, Any]]:
@@ -108,20 +120,22 @@ WINDOW = 64
 a shard starting on a window boundary runs exactly the forward passes of a one-process run."""
 
 
-def rescore(cfg: RescoreConfig, shard: str | None = None) -> tuple[list[dict[str, Any]] | None, ShardRun]:
+def rescore(cfg: RescoreConfig, progress: ProgressFn = no_progress) -> tuple[list[dict[str, Any]] | None, ShardRun]:
     """The records with ``scores`` and ``best`` added (and ``method``): this process's part (see
-    lorakit.shard), all of them on rank 0 under a launcher, None on the other ranks; and the plan."""
+    lorakit.shard), all of them on rank 0 under a launcher, None on the other ranks; and the plan.
+    ``progress`` hears of every window of records scored."""
     from lorakit.runtime import quiet_libraries, resolve_device, set_threads
     from lorakit.shard import plan
 
     cfg.validate()
     records = read_records(cfg.data)
-    run = plan(shard, len(records), WINDOW)
+    run = plan(cfg.shard, len(records), WINDOW)
     lo, hi = run.span
     out: list[dict[str, Any]] = []
     if hi > lo and cfg.method == "ngram":
         lm = train_bigram(read_corpus(cfg.scorer))
         out = [_attach(cfg, r, [lm.score(c) for c in r["candidates"]]) for r in records[lo:hi]]
+        progress(ProgressEvent("rescore", hi - lo, hi - lo))
     elif hi > lo:
         device = resolve_device(cfg.device)
         set_threads(cfg.threads)
@@ -129,12 +143,13 @@ def rescore(cfg: RescoreConfig, shard: str | None = None) -> tuple[list[dict[str
         model, tok = load_scorer(cfg.scorer, cfg.method, device)
         for start in range(lo, hi, WINDOW):
             out += _score(cfg, model, tok, records[start:min(hi, start + WINDOW)])
+            progress(ProgressEvent("rescore", len(out), hi - lo))
     return run.collect(out), run
 
 
 def _score(cfg: RescoreConfig, model: Any, tok: Any, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Score one window of records (see WINDOW)."""
-    from lorakit.models.bert import word_starts
+    from lorakit.models.tokenizer import word_starts
     from lorakit.rescore.pll import encode_pair, is_next, pll
 
     max_len = model.config.max_position_embeddings
@@ -185,8 +200,8 @@ def read_corpus(path: str | Path) -> list[str]:
     return lines
 
 
-def dumps_summary(records: list[dict[str, Any]]) -> str:
-    """With labels present, the share of records whose best candidate is the labelled one."""
+def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Records, labelled records and, with labels present, the share whose best candidate is the labelled one."""
     labelled = [r for r in records if isinstance(r.get("label"), int)]
     acc = sum(r["best"] == r["label"] for r in labelled) / len(labelled) if labelled else None
-    return json.dumps({"records": len(records), "labelled": len(labelled), "accuracy": acc})
+    return {"records": len(records), "labelled": len(labelled), "accuracy": acc}

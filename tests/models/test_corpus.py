@@ -1,4 +1,4 @@
-"""lorakit.data.corpus: documents from text / JSONL / datasets folders, token ids, packed blocks."""
+"""lorakit.models.corpus: documents from text / JSONL / datasets folders, token ids, packed blocks."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lorakit.data.corpus import (
+from lorakit.models.corpus import (
     EpochPlan, TokenStore, iter_texts, open_corpus, pack_starts, sample_texts, text_bytes, tokenize_corpus,
 )
 from lorakit.errors import InputError
-from lorakit.models.pretrain import Batches, pack_blocks, read_corpus
-from tests.helpers import corpus_lines
+from lorakit.models.pretrain_lm import Batches, read_corpus
+from tests.helpers import corpus_lines, pack_blocks
 
 
 def texts(ds):

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from lorakit.data.math import LEVELS, SKILLS, MathConfig, apply, candidates, generate, write
+from lorakit.data.math_problems import LEVELS, SKILLS, MathConfig, apply, candidates, generate, write
 from lorakit.errors import OutputExistsError, UsageError
 from lorakit.evaluate.metrics import extract_number
 from lorakit.io import PROVENANCE, read_json, read_jsonl, sha256_path
@@ -74,7 +74,7 @@ def test_same_seed_same_bytes_other_seed_differs(small):
 
 
 def test_bytes_do_not_depend_on_hash_seed():
-    code = ("from lorakit.data.math import *; import sys; "
+    code = ("from lorakit.data.math_problems import *; import sys; "
             "sys.stdout.write(generate(MathConfig(train_per_skill=5, test_per_level=2, stories=5))['manifest.json'])")
     outs = {
         subprocess.run([sys.executable, "-c", code], env=os.environ | {"PYTHONHASHSEED": h}, capture_output=True,
@@ -212,12 +212,12 @@ def test_composed_training_data_is_disjoint_from_the_tests(small):
         (MathConfig(skills=" , "), "--skills is empty"),
         (MathConfig(levels="P1,P1"), "--levels names one twice"),
         (MathConfig(min_number=10, max_number=5), "--max-number (5) is below --min-number (10)"),
-        (MathConfig(min_number=5, max_number=9), "--max-number (9) must be ≥ 2 × --min-number (10)"),
+        (MathConfig(min_number=5, max_number=9), "--max-number (9) must be at least 2 × --min-number (10)"),
         (MathConfig(min_number=5, max_number=12), "no mul problem at P2 has every number in [5, 12]"),
         (MathConfig(max_number=10), "no pct problem at P2 has every number in [2, 10]: raise --max-number or drop the level"),
-        (MathConfig(max_number=5000), "--max-number must be ≤ 200"),
-        (MathConfig(min_number=0, repeat=0), "--min-number must be ≥ 1 (got 0); --repeat must be ≥ 1 (got 0)"),
-        (MathConfig(test_per_level=-1), "--test-per-level must be ≥ 0"),
+        (MathConfig(max_number=5000), "--max-number must be at most 200, not 5000"),
+        (MathConfig(min_number=0, repeat=0), "--min-number must be at least 1, not 0; --repeat must be at least 1, not 0"),
+        (MathConfig(test_per_level=-1), "--test-per-level must be at least 0, not -1"),
     ],
 )
 def test_bad_knobs_are_usage_errors(cfg, message):

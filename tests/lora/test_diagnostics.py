@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lorakit.lora import inspect as I
+from lorakit.lora import diagnostics as I
 from lorakit.lora.adapters import open_adapter
 from tests.helpers import make_peft_adapter
 

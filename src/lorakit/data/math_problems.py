@@ -102,7 +102,7 @@ class MathConfig:
     seed: int = 0
     """Random seed: the same seed gives byte-identical files."""
     skills: str = "add,mul,pct"
-    """Comma-separated skills (add, mul, pct): one training file and one in-skill test each."""
+    """Comma-separated skills: add (+ -), mul (× ÷), pct (p % of); one training file and one in-skill test each."""
     levels: str = "P0,P1,P2"
     """Comma-separated difficulty levels (P0 base template, P1 one added clause, P2 two)."""
     train_per_skill: int = 600
@@ -131,17 +131,17 @@ class MathConfig:
         problems = finite_problems(self) + _names(self.skills, "skills", tuple(SKILLS))[1] + _names(self.levels, "levels", LEVELS)[1]
         for name in ("train_per_skill", "test_per_level", "train_composed", "stories"):
             if getattr(self, name) < 0:
-                problems.append(f"--{name.replace('_', '-')} must be ≥ 0 (got {getattr(self, name)})")
+                problems.append(f"--{name.replace('_', '-')} must be at least 0, not {getattr(self, name)}")
         for name in ("min_number", "repeat"):
             if getattr(self, name) < 1:
-                problems.append(f"--{name.replace('_', '-')} must be ≥ 1 (got {getattr(self, name)})")
+                problems.append(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
         if self.max_number < self.min_number:
             problems.append(f"--max-number ({self.max_number}) is below --min-number ({self.min_number})")
         elif self.max_number < 2 * self.min_number:
-            problems.append(f"--max-number ({self.max_number}) must be ≥ 2 × --min-number ({2 * self.min_number}): "
+            problems.append(f"--max-number ({self.max_number}) must be at least 2 × --min-number ({2 * self.min_number}): "
                             "a sum of two numbers must fit")
         elif self.max_number > MAX_NUMBER:
-            problems.append(f"--max-number must be ≤ {MAX_NUMBER} (got {self.max_number}): pretrain.txt holds every fact in range")
+            problems.append(f"--max-number must be at most {MAX_NUMBER}, not {self.max_number}: pretrain.txt holds every fact in range")
         elif not problems:  # the longest level's chains must exist (a shorter one is a prefix)
             top = max(LEVELS.index(lv) for lv in self.level_names())
             skills = self.skill_names()

@@ -93,8 +93,9 @@ def cross_terms(parts: Sequence[tuple["Tensor", "Tensor"]]) -> tuple[float, floa
 @dataclass
 class InspectConfig:
     adapters: list[Path]
+    """PEFT adapter folders (safetensors)."""
     top: int = 8
-    """How many leading singular values to list per module."""
+    """Leading singular values listed per module in the JSON."""
 
     def validate(self) -> None:
         problems = finite_problems(self)

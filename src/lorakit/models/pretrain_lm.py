@@ -2,7 +2,7 @@
 
 setup (corpus, tokenizer, token ids, model, optimizer) -> fit (training.fit) -> save (HF folder).
 
-The corpus streams through ``lorakit.data.corpus``: memory-mapped Arrow documents, token ids
+The corpus streams through ``lorakit.models.corpus``: memory-mapped Arrow documents, token ids
 cached in ``--cache-dir``, blocks read on demand, a tokenizer trained on a bounded sample, so
 the memory a run needs does not grow with the corpus text.
 """
@@ -16,10 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from lorakit import checkpoints, distributed, training
-from lorakit.data.corpus import (
+from lorakit.models.corpus import (
     CorpusOptions, EpochPlan, TokenStore, documents, iter_texts, kind_of, open_corpus, sample_texts, tokenize_corpus,
 )
 from lorakit.errors import InputError, UsageError
@@ -33,29 +31,32 @@ COMMAND = "pretrain-lm"
 @dataclass
 class PretrainConfig(training.RunOptions, CorpusOptions):
     corpus: str
-    """Text file (one document per line), JSONL with a "text" field, a ``datasets`` folder, or '-' (stdin)."""
+    """Text file (one document per line), JSONL with a "text" field, a local datasets folder (save_to_disk;
+    its "text" column), or '-' for stdin."""
     out: Path
     """Output HF model folder."""
     preset: str = "tiny"
-    """Model shape: tiny (hidden 128, 4 layers) or small (hidden 256, 6 layers)."""
+    """Model shape: tiny (hidden 128, 4 layers, 4 heads) or small (hidden 256, 6 layers, 8 heads)."""
     layers: int | None = None
+    """Override the preset's number of layers."""
     hidden: int | None = None
+    """Override the preset's hidden size (MLP width scales with it)."""
     heads: int | None = None
+    """Override the preset's attention heads."""
     tokenizer: Path | None = None
     """Reuse this HF tokenizer folder instead of training one."""
     vocab_size: int = 512
-    """Upper bound on the trained tokenizer's pieces."""
+    """Most pieces of the trained SentencePiece BPE tokenizer."""
     epochs: int = 10
     steps: int | None = None
-    """Optimizer steps; when given it wins over ``epochs`` (the data cycles as needed)."""
     batch_size: int = 32
+    """Blocks per optimizer step."""
     block_size: int = 128
+    """Tokens per block (whole lines packed, EOS between lines)."""
     lr: float = 1e-3
     warmup: float = 0.05
-    """Fraction of the steps spent in linear warmup."""
     weight_decay: float = 0.1
     clip: float = 1.0
-    """Gradient-norm clipping (0: off)."""
     checkpoint_every: int = 1000
 
     def validate(self) -> None:
@@ -108,32 +109,8 @@ def read_corpus(path: str | Path) -> list[str]:
     return docs
 
 
-def pack_blocks(lengths: list[int], order: list[int], block_size: int) -> list[list[tuple[int, int, int]]]:
-    """Whole documents packed into blocks of at most ``block_size`` tokens, as (doc, start, end) spans.
-
-    A document that does not fit the current block starts a new one; only a document longer
-    than a block is split.
-    """
-    blocks: list[list[tuple[int, int, int]]] = []
-    cur: list[tuple[int, int, int]] = []
-    used = 0
-    for doc in order:
-        start = 0
-        while start < lengths[doc]:
-            take = min(lengths[doc] - start, block_size)
-            if used + take > block_size:
-                blocks.append(cur)
-                cur, used = [], 0
-            cur.append((doc, start, start + take))
-            used += take
-            start += take
-    if cur:
-        blocks.append(cur)
-    return blocks
-
-
 class Batches:
-    """Deterministic batches: documents shuffled per epoch by (seed, epoch), packed (``pack_blocks``), grouped.
+    """Deterministic batches: documents shuffled per epoch by (seed, epoch), packed (``pack_starts``), grouped.
 
     ``docs``: token ids per document, as lists or a ``TokenStore`` (read on demand). A plan is an
     ``EpochPlan`` (numpy index, a few bytes per document); the last two epochs' plans are kept.
@@ -146,6 +123,7 @@ class Batches:
         self._plans: dict[int, EpochPlan] = {}
 
     def plan(self, epoch: int) -> EpochPlan:
+        import numpy as np
         if epoch not in self._plans:
             order = np.arange(len(self.store), dtype=np.int32)  # 4 bytes a document
             random.Random(self.seed * 1_000_003 + epoch).shuffle(order)  # type: ignore[arg-type]
@@ -154,6 +132,7 @@ class Batches:
         return self._plans[epoch]
 
     def collate(self, plan: list[list[tuple[int, int, int]]]) -> dict[str, Any]:
+        import numpy as np
         import torch
 
         width = max(sum(e - s for _, s, e in block) for block in plan)

@@ -16,10 +16,8 @@ cannot mix adapters in a batch (OPT), the prompts of each adapter are generated 
   adapts, counting 0 where e has no LoRA; the highest mean wins.
 
 Why the last position by default: adapters trained with the loss on the completion only never
-learn the prompt's own tokens, so the prompt-wide mean mostly measures the template. On the demo
-(hop1/hop2 adapters, their own-fact check sets) the prompt-wide min-entropy picked the right
-adapter for 34/90 and 5/30 prompts, the last position for 90/90 and 30/30; centroid 90/90, 5/30
-(prompt-wide) against 90/90, 21/30 (last token).
+learn the prompt's own tokens, so the prompt-wide mean mostly measures the template (the demo's
+figures are in the CHANGELOG).
 """
 
 from __future__ import annotations
@@ -49,7 +47,7 @@ def prompt_batches(model: Any, tokenizer: Any, prompts: Sequence[str], batch_siz
     import torch
 
     from lorakit.models.generate import left_pad
-    from lorakit.models.tokens import encode_prompt
+    from lorakit.models.encode import encode_prompt
 
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

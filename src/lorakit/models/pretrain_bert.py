@@ -4,7 +4,7 @@ setup (stream the corpus, tokenizer, sentence pairs, model) -> fit (``training.f
 checkpoints, Ctrl-C/--resume) -> save (an HF folder: ``BertForPreTraining.from_pretrained`` and
 ``AutoTokenizer.from_pretrained`` load it). The last encoder layer and the MLM head run only at
 the masked positions (``lorakit.models.encoder``; exact).
-The corpus streams as in ``pretrain-lm`` (``lorakit.data.corpus``); sentence pairs and masking
+The corpus streams as in ``pretrain-lm`` (``lorakit.models.corpus``); sentence pairs and masking
 are in ``lorakit.models.bert_pairs``.
 """
 
@@ -19,84 +19,17 @@ from typing import Any
 import torch
 
 from lorakit import checkpoints, distributed, training
-from lorakit.data.corpus import CorpusOptions, iter_texts, open_corpus, sample_texts, tokenize_sentences
-from lorakit.errors import UsageError
+from lorakit.models.corpus import iter_texts, open_corpus, sample_texts, tokenize_sentences
 from lorakit.io import atomic_dir
-from lorakit.models import OBJECTIVES, POSITION_INITS, TOKENIZER_TYPES
+from lorakit.models.bert_options import BertPretrainConfig
 from lorakit.models.bert_pairs import Batches, SentenceStore, check_pairs_possible, sentences
 from lorakit.models.encoder import encode_at, encoder_layers, positions_by_row
-from lorakit.runtime import ProgressFn, finite_problems, no_progress, resolve_device, seed_everything
+from lorakit.models.tokenizer import word_starts
+from lorakit.runtime import ProgressFn, no_progress, resolve_device, seed_everything
 
 COMMAND = "pretrain-bert"
 MASK_TOKEN = "[MASK]"
 CLS_TOKEN, SEP_TOKEN = "<s>", "</s>"
-
-
-@dataclass
-class BertPretrainConfig(training.RunOptions, CorpusOptions):
-    corpus: str
-    """Text file (one document per line), JSONL with a "text" field, a `datasets` folder, or '-'."""
-    out: Path
-    vocab_size: int = 4000
-    """Pieces of the SentencePiece unigram tokenizer (exactly; an error when the corpus supports fewer)."""
-    layers: int = 4
-    hidden: int = 256
-    heads: int = 4
-    intermediate: int = 1024
-    dropout: float = 0.1
-    """Hidden-layer dropout."""
-    attention_dropout: float | None = None
-    """Attention-probability dropout (None: the same as ``dropout``)."""
-    objective: str = "mlm+nsp"
-    tokenizer_type: str = "unigram"
-    """SentencePiece model: unigram, or bpe (on a small or templated corpus BPE keeps whole words as
-    pieces where unigram stops short of the vocabulary and splits them)."""
-    position_init: str = "random"
-    """Position embeddings' start values: random (BERT's) or sinusoidal (Vaswani et al.'s table,
-    scaled to the same 0.05 standard deviation; the model stays a plain BERT)."""
-    max_seq_len: int = 128
-    whole_word_masking: bool = False
-    mask_prob: float = 0.15
-    group_by_length: bool = False
-    """Batch pairs of like length (sorted within windows of 64 batches, batches shuffled): less padding."""
-    steps: int | None = None
-    """Optimizer steps; when given it wins over ``epochs``."""
-    epochs: int = 3
-    batch_size: int = 32
-    lr: float = 5e-4
-    warmup: float = 0.05
-    weight_decay: float = 0.01
-    clip: float = 1.0
-    checkpoint_every: int = 1000
-
-    def validate(self) -> None:
-        problems = finite_problems(self) + training.schedule_problems(self) + self.corpus_problems()
-        for name in ("layers", "hidden", "heads", "intermediate"):
-            if getattr(self, name) < 1:
-                problems.append(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
-        if self.heads > 0 and self.hidden % self.heads:
-            problems.append(f"--hidden ({self.hidden}) must be a multiple of --heads ({self.heads})")
-        for name in ("dropout", "attention_dropout"):
-            v = getattr(self, name)
-            if v is not None and not 0 <= v < 1:
-                problems.append(f"--{name.replace('_', '-')} must be in [0, 1), not {v}")
-        for name, allowed in (("tokenizer_type", TOKENIZER_TYPES), ("position_init", POSITION_INITS)):
-            if getattr(self, name) not in allowed:
-                problems.append(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
-        if self.objective not in OBJECTIVES:
-            problems.append(f"--objective must be one of {', '.join(OBJECTIVES)}, not {self.objective!r}")
-        if not 16 <= self.max_seq_len <= 512:
-            problems.append(f"--max-seq-len must be in [16, 512], not {self.max_seq_len}")
-        if not 0 < self.mask_prob < 1:
-            problems.append(f"--mask-prob must be in (0, 1), not {self.mask_prob}")
-        problems += training.output_problems(self, {"CORPUS": self.corpus, "--cache-dir": self.cache_dir})
-        if problems:
-            raise UsageError("; ".join(problems))
-
-    @property
-    def pairs(self) -> str | None:
-        """The sentence-pair task: 'nsp', 'sop' or None."""
-        return self.objective.split("+")[1] if "+" in self.objective else None
 
 
 @dataclass
@@ -160,13 +93,6 @@ def bert_tokenizer(docs: Iterable[str], vocab_size: int, model_type: str = "unig
         cls_token=CLS_TOKEN, sep_token=SEP_TOKEN, mask_token=MASK_TOKEN,
         model_input_names=["input_ids", "token_type_ids", "attention_mask"],
     )
-
-
-def word_starts(tokenizer: Any) -> list[bool]:
-    """Per vocabulary id: does the piece begin a word (SentencePiece's '▁' prefix, or a special token)?"""
-    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-    special = set(tokenizer.all_special_ids)
-    return [i in special or p.startswith("▁") for i, p in enumerate(pieces)]
 
 
 # 2) model -----------------------------------------------------------------------------------------

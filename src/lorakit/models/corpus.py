@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from lorakit.errors import InputError
 from lorakit.io import STDIO, parse_json
 
@@ -39,11 +37,12 @@ class CorpusOptions:
     """How a pretraining command reads its corpus (keyword-only fields its config inherits)."""
 
     cache_dir: Path | None = None
-    """Where the corpus's Arrow files and token ids are cached (None: the ``datasets`` cache)."""
+    """Cache for the corpus as Arrow files and its token ids, reused by later runs (default: the datasets
+    cache, HF_DATASETS_CACHE)."""
     num_proc: int = 1
-    """Processes that tokenize the corpus (``datasets.map(num_proc=...)``)."""
+    """Processes that tokenize the corpus."""
     tokenizer_sample: float = 32.0
-    """MB of text (a seeded random sample of documents) the tokenizer trains on; all of a smaller corpus."""
+    """MB of text the tokenizer trains on: a seeded random sample of documents (the whole corpus when smaller)."""
 
     def corpus_problems(self) -> list[str]:
         problems = []
@@ -193,6 +192,7 @@ def iter_texts(docs: Any, indices: Sequence[int] | None = None) -> Iterator[str]
 
 def text_bytes(docs: Any) -> np.ndarray:
     """UTF-8 bytes of each document, from the Arrow offsets (the text is not read)."""
+    import numpy as np
     import pyarrow.compute as pc
 
     col = docs.data.column("text")
@@ -202,6 +202,7 @@ def text_bytes(docs: Any) -> np.ndarray:
 def sample_texts(docs: Any, max_bytes: int, seed: int = 0) -> Iterator[str]:
     """All documents in order when they hold at most ``max_bytes``; else a random sample of about
     ``max_bytes`` (seeded), in corpus order. What a tokenizer is trained on."""
+    import numpy as np
     sizes = text_bytes(docs)
     if sizes.sum() <= max_bytes:
         return iter_texts(docs)
@@ -272,6 +273,7 @@ class TokenStore:
     """Token ids per document, read on demand: from an Arrow list column (memory-mapped) or from lists."""
 
     def __init__(self, offsets: list[np.ndarray], values: list[np.ndarray]) -> None:
+        import numpy as np
         self._offsets, self._values = offsets, values
         rows = [len(o) - 1 for o in offsets]
         self._first = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64) if rows else np.zeros(1, np.int64)
@@ -288,6 +290,7 @@ class TokenStore:
 
     @classmethod
     def from_lists(cls, docs: Sequence[Sequence[int]]) -> TokenStore:
+        import numpy as np
         offsets = np.concatenate([[0], np.cumsum([len(d) for d in docs])]).astype(np.int64)
         values = np.fromiter((t for d in docs for t in d), dtype=np.int64, count=int(offsets[-1]))
         return cls([offsets], [values])
@@ -296,6 +299,7 @@ class TokenStore:
         return len(self.lengths)
 
     def tokens(self, doc: int, start: int, end: int) -> np.ndarray:
+        import numpy as np
         k = int(np.searchsorted(self._first, doc, side="right")) - 1
         base = int(self._offsets[k][doc - self._first[k]])
         return self._values[k][base + start: base + end]
@@ -311,6 +315,7 @@ def pack_starts(lengths: np.ndarray, block_size: int) -> tuple[np.ndarray, np.nd
     than a block is split. Each block is a run of the token stream, given as the position of
     its first document, the offset in that document, and its number of tokens.
     """
+    import numpy as np
     from array import array
 
     pos, off, size = array("i"), array("i"), array("i")  # int32: 12 bytes a block
@@ -351,6 +356,7 @@ class EpochPlan(LazySequence):
     """One epoch's batches (lists of blocks of spans), built on demand from numpy arrays."""
 
     def __init__(self, order: np.ndarray, lengths: np.ndarray, block_size: int, batch_size: int) -> None:
+        import numpy as np
         self.order, self.lengths, self.batch_size = order, lengths, batch_size
         self.pos, self.off, self.size = pack_starts(lengths[order], block_size)
 
@@ -375,6 +381,7 @@ class EpochPlan(LazySequence):
         return [self.block(b) for b in range(i * self.batch_size, min(self.blocks, (i + 1) * self.batch_size))]
 
     def __eq__(self, other: object) -> bool:
+        import numpy as np
         if not isinstance(other, EpochPlan):
             return NotImplemented
         return self.batch_size == other.batch_size and all(
