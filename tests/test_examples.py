@@ -130,3 +130,17 @@ def test_make_demo_faith_real_runs_the_real_text_study():
     names = [a[0] for a in commands]
     assert names.count("pretrain-bert") == 3 and names.count("rescore") == 6 and "report" in names
     assert all("runs/demo-faith-real/" in " ".join(a) for a in commands if a[0] in ("pretrain-bert", "eval"))
+
+
+def test_pretrain_bert_defaults_are_the_real_text_study_settings():
+    """pretrain-bert's defaults are the settings examples/faithreal.mk passes (README: "pretrain-bert's
+    defaults"), read from the command line its dry run prints."""
+    from lorakit.models.bert_options import BertPretrainConfig
+
+    line = next(c for c in dry_run("faithreal.mk", "LANGS=pl") if c[0] == "pretrain-bert")
+    given = dict(zip(line[2::1], line[3::1]))
+    defaults = BertPretrainConfig(corpus="c.txt", out=Path("m"))
+    for option in ("--hidden", "--intermediate", "--heads", "--layers", "--dropout", "--objective", "--position-init",
+                   "--mask-prob", "--max-seq-len", "--tokenizer-type", "--vocab-size", "--lr", "--batch-size", "--warmup"):
+        value = getattr(defaults, option[2:].replace("-", "_"))
+        assert type(value)(given[option]) == value, option

@@ -32,7 +32,7 @@ def data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def bert(data, tmp_path_factory):
     out = tmp_path_factory.mktemp("bert") / "bert"
-    result = invoke("pretrain-bert", str(data / "corpus.txt"), "--out", str(out), *TINY, "--whole-word-masking", "--json")
+    result = invoke("pretrain-bert", str(data / "corpus.txt"), "--out", str(out), *TINY, "--whole-word-masking", "--objective", "mlm+nsp", "--json")
     assert result.exit_code == 0, result.output
     return out, json.loads(result.stdout)
 
@@ -82,7 +82,7 @@ def test_pretrain_bert_bad_input(tmp_path):
     assert result.exit_code == 3 and "no text" in result.stderr
     one = tmp_path / "one.txt"
     one.write_text("Jedno zdanie. Drugie zdanie.\n", encoding="utf-8")
-    result = invoke("pretrain-bert", str(one), "--out", str(tmp_path / "b"), *TINY)
+    result = invoke("pretrain-bert", str(one), "--out", str(tmp_path / "b"), *TINY, "--objective", "mlm+nsp")
     assert result.exit_code == 3 and "corpus too small for NSP pairs" in result.stderr
     small = tmp_path / "small.txt"
     small.write_text("Ala ma kota. Kot ma Alę.\nPies je kość. Kość je pies.\n", encoding="utf-8")
