@@ -70,3 +70,19 @@ def test_bad_knobs_exit_2_nothing_written(tmp_path):
 def test_out_is_required():
     result = gen("--seed", "1")
     assert result.exit_code == 2 and "--out" in result.stderr
+
+
+def test_chat_option_writes_records_that_train_lora_and_eval_render(tmp_path):
+    """--chat: records.py's chat records (a system turn with --system); eval's bridge fields kept."""
+    from lorakit.records import read_records
+
+    out = tmp_path / "twohop"
+    result = gen("--out", str(out), *SMALL, "--chat", "--system", "Be brief.", "-q")
+    assert result.exit_code == 0, result.output
+    bridge = read_records(out / "test_F_bridge.jsonl")
+    assert all("prompt" not in r and r["messages"][-1]["content"] == f"{r['bridge']} lives in {r['answer']}."
+               for r in bridge)
+    config = read_json(out / "manifest.json")["config"]
+    assert (config["chat"], config["system"]) == (True, "Be brief.")
+    result = gen("--out", str(tmp_path / "x"), *SMALL, "--system", "Be brief.")
+    assert result.exit_code == 2 and "--system needs --chat" in result.stderr

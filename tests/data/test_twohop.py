@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 from lorakit.data.names import NamePool
-from lorakit.data.twohop import BRIDGE_CUE, FILES, QUESTIONS, STATEMENTS, TWO_HOP, TwohopConfig, build_world, generate, write
+from lorakit.data.twohop import BRIDGE_CUE, CHAT_STATEMENT, FILES, QUESTIONS, STATEMENTS, TWO_HOP, TwohopConfig, build_world, generate, write
 from lorakit.errors import OutputExistsError, UsageError
 from lorakit.io import PROVENANCE, read_json, read_jsonl, sha256_path
 
@@ -250,6 +250,29 @@ def test_heldout_templates_never_trained(heldout):
         for r in records(heldout, name):
             assert r["meta"]["template"] == len(QUESTIONS[r["meta"]["relation"]]) - 1
             assert template_regex(QUESTIONS[r["meta"]["relation"]][-1]).search(r["prompt"])
+
+
+def test_chat_records_hold_the_same_facts_as_turns():
+    """--chat: every record's text becomes a user question and the assistant's answer (a statement record:
+    CHAT_STATEMENT answered by the whole statement), everything else as in the prompt/completion files."""
+    small = dict(familiar_couples=12, two_hop_examples=8, new_per_split=5, target=4)
+    plain, chat = generate(TwohopConfig(**small)), generate(TwohopConfig(**small, chat=True, system="Be brief."))
+    assert chat["pretrain.txt"] == plain["pretrain.txt"]
+    for name in FILES[1:]:
+        for p, c in zip(records(plain, name), records(chat, name), strict=True):
+            turns = c.pop("messages")
+            assert c == {k: v for k, v in p.items() if k not in ("prompt", "completion")}
+            assert [t["role"] for t in turns] == ["system", "user", "assistant"] and turns[0]["content"] == "Be brief."
+            user, answer = turns[1]["content"], turns[2]["content"]
+            if p["meta"].get("form") == "statement":
+                assert user == CHAT_STATEMENT.format(s=p["meta"]["subject"]) and answer == p["prompt"] + p["completion"]
+            else:
+                assert f"Q: {user} A:" == p["prompt"] and answer == p["completion"].removeprefix(" ")
+    bridge = records(generate(TwohopConfig(**small, chat=True)), "test_F_bridge.jsonl")[0]
+    assert [t["role"] for t in bridge["messages"]] == ["user", "assistant"]  # no --system: no system turn
+    assert bridge["messages"][1]["content"] == f"{bridge['bridge']} lives in {bridge['answer']}."
+    with pytest.raises(UsageError, match="--system needs --chat"):
+        TwohopConfig(system="Be brief.").validate()
 
 
 # Validation ----------------------------------------------------------------------------------
