@@ -275,16 +275,31 @@ def test_chat_records_hold_the_same_facts_as_turns():
         TwohopConfig(system="Be brief.").validate()
 
 
+def test_target_format_puts_the_target_couples_two_hop_questions_in_that_format():
+    small = dict(familiar_couples=12, two_hop_examples=8, new_per_split=5, target=4)
+    by_format = {f: records(generate(TwohopConfig(**small, target_format=f)), "target.jsonl") for f in ("latent", "bridge", "both")}
+    questions = {f: Counter(r["meta"].get("format", "latent") for r in recs if r["meta"].get("form") != "statement")
+                 for f, recs in by_format.items()}
+    assert questions == {"latent": {"latent": 12}, "bridge": {"bridge": 12}, "both": {"latent": 12, "bridge": 12}}
+    for r in by_format["bridge"]:
+        if r["meta"].get("form") != "statement":
+            assert r["prompt"].endswith(f" {BRIDGE_CUE} A:") and r["completion"] == f" {r['bridge']} lives in {r['answer']}."
+    both = generate(TwohopConfig(**small, target_format="both"))
+    assert len(records(both, "mixed.jsonl")) == sum(len(records(both, f"{s}.jsonl")) for s in ("hop1", "hop2", "target"))
+    assert generate(TwohopConfig(**small))["hop1.jsonl"] == both["hop1.jsonl"]
+
+
 # Validation ----------------------------------------------------------------------------------
 
 
 def test_validate_lists_every_problem():
     cfg = TwohopConfig(new_per_split=0, familiar_couples=5, two_hop_examples=9, cities=1, test_templates="odd", repeat=0,
-                       example_format="spoken")
+                       example_format="spoken", target_format="spoken")
     with pytest.raises(UsageError) as e:
         cfg.validate()
     msg = str(e.value)
-    for flag in ("--new-per-split", "--two-hop-examples", "--cities", "--test-templates", "--repeat", "--example-format"):
+    for flag in ("--new-per-split", "--two-hop-examples", "--cities", "--test-templates", "--repeat", "--example-format",
+                 "--target-format"):
         assert flag in msg
     with pytest.raises(UsageError, match="--familiar-singles"):
         TwohopConfig(familiar_singles=10).validate()

@@ -12,7 +12,7 @@ from lorakit.data.from_text import TextConfig
 from lorakit.data.lang import LANGS
 from lorakit.data.math import MathConfig
 from lorakit.data.minimal_pairs import TASKS as PAIR_TASKS, MinimalPairsConfig
-from lorakit.data.twohop import EXAMPLE_FORMATS, TEST_TEMPLATES, TwohopConfig
+from lorakit.data.twohop import EXAMPLE_FORMATS, TARGET_FORMATS, TEST_TEMPLATES, TwohopConfig
 from lorakit.errors import UsageError
 
 D = TwohopConfig()  # defaults live in the config only
@@ -38,6 +38,7 @@ def twohop(
     test_templates: Annotated[choice(TEST_TEMPLATES), typer.Option("--test-templates", help="same: test files use the first question template; heldout: the last one, never trained on.")] = D.test_templates,
     questions_only: Annotated[bool, typer.Option("--questions-only", help="Adapter data asks each fact as questions only (default: also stated as in pretrain.txt, \"A is married to\" → \" B.\").")] = D.questions_only,
     example_format: Annotated[choice(EXAMPLE_FORMATS), typer.Option("--example-format", help="Two-hop example lines in pretrain.txt: latent (\" C\"), bridge (\" B lives in C.\") or both.")] = D.example_format,
+    target_format: Annotated[choice(TARGET_FORMATS), typer.Option("--target-format", help="Two-hop questions in target.jsonl (and mixed.jsonl): latent (\" C\"), bridge (\" B lives in C.\": teaches the format to a base that never saw it) or both.")] = D.target_format,
     chat: Annotated[bool, typer.Option("--chat", help="Write the JSONL files as chat records (\"messages\": user question, assistant answer) for a model's chat template; statements: \"What do you know about A?\" → \"A is married to B.\".")] = D.chat,
     system: Annotated[str | None, typer.Option("--system", help="With --chat: a system turn first in every record (default none; the model's template may add its own).", show_default=False)] = D.system,
     force: Force = False,
@@ -52,7 +53,7 @@ def twohop(
                        familiar_singles=familiar_singles, new_per_split=new_per_split, target=target, cities=cities,
                        countries=countries, orgs=orgs, repeat=repeat, recall_size=recall_size,
                        test_templates=test_templates, questions_only=questions_only,
-                       example_format=example_format, chat=chat, system=system)  # fmt: skip
+                       example_format=example_format, target_format=target_format, chat=chat, system=system)  # fmt: skip
     summary = write(cfg, out, force)
     if json:
         emit_json(summary)

@@ -41,6 +41,7 @@ TASK = "twohop"
 COMMAND = "gen-data twohop"
 TEST_TEMPLATES = ("same", "heldout")
 EXAMPLE_FORMATS = ("both", "latent", "bridge")
+TARGET_FORMATS = ("latent", "bridge", "both")
 BRIDGE_CUE = "Think step by step."
 """Appended to a two-hop question asked in the bridge format (the latent question has no cue)."""
 BRIDGE_ANSWER = "{b} lives in {o}."
@@ -134,6 +135,9 @@ class TwohopConfig:
     pretrain.txt does: a fact taught as questions only reaches the bridge format less often."""
     example_format: str = "both"
     """The two-hop example lines in pretrain.txt: latent (" C"), bridge (cue, " B lives in C.") or both."""
+    target_format: str = "latent"
+    """The two-hop questions of target.jsonl (and so mixed.jsonl): latent (" C"), bridge (cue, " B lives in C.")
+    or both — a base that never saw the bridge format learns it from the target couples only."""
     chat: bool = False
     """Write the JSONL files as chat records (``messages``: user question, assistant answer, no "Q: … A:"),
     for a model with a chat template; statements become "What do you know about A?" → "A is married to B."."""
@@ -173,6 +177,8 @@ class TwohopConfig:
             )
         if self.test_templates not in TEST_TEMPLATES:
             problems.append(f"--test-templates must be one of {'|'.join(TEST_TEMPLATES)} (got {self.test_templates!r})")
+        if self.target_format not in TARGET_FORMATS:
+            problems.append(f"--target-format must be one of {'|'.join(TARGET_FORMATS)} (got {self.target_format!r})")
         if self.system is not None and not self.chat:
             problems.append("--system needs --chat (it is the chat records' system turn)")
         if self.example_format not in EXAMPLE_FORMATS:
@@ -336,10 +342,13 @@ def _statement_record(split: str, index: int, fact: Fact, template: int, cfg: Tw
             "meta": fact.meta(template) | {"form": "statement"}}
 
 
-def _train(split: str, facts: list[Fact], cfg: TwohopConfig, rng: random.Random) -> list[dict[str, Any]]:
-    """Each fact once per train question template (and, unless ``questions_only``, once per statement
-    template), shuffled."""
-    items = [(_record, f, t) for f in facts for t in cfg.train_templates(f.relation)]
+def _train(split: str, facts: list[Fact], cfg: TwohopConfig, rng: random.Random, two_hop: str = "latent"
+           ) -> list[dict[str, Any]]:
+    """Each fact once per train question template (two-hop facts: in the ``two_hop`` format(s), a
+    ``--target-format``), once per statement template unless ``questions_only``; shuffled."""
+    items = [(_record, f, t) for f in facts for t in cfg.train_templates(f.relation) if two_hop != "bridge"]
+    if two_hop != "latent":
+        items += [(_bridge_record, f, t) for f in facts for t in cfg.train_templates(f.relation)]
     if not cfg.questions_only:
         items += [(_statement_record, f, t) for f in facts for t in range(len(STATEMENTS[f.relation]))]
     rng.shuffle(items)
@@ -372,7 +381,7 @@ def generate(cfg: TwohopConfig) -> dict[str, str]:
     rng = random.Random(cfg.seed)
     w = build_world(cfg, rng)
     hop1, hop2 = _train("hop1", w.hop1, cfg, rng), _train("hop2", w.hop2, cfg, rng)
-    target = _train("target", w.target, cfg, rng)
+    target = _train("target", w.target, cfg, rng, cfg.target_format)
     mixed = [r | {"meta": r["meta"] | {"source": r["split"]}} for r in hop1 + hop2 + target]
     rng.shuffle(mixed)
     mixed = [r | {"id": f"mixed-{i:04d}", "split": "mixed"} for i, r in enumerate(mixed)]
