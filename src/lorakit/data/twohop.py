@@ -143,7 +143,7 @@ class TwohopConfig:
     for a model with a chat template; statements become "What do you know about A?" → "A is married to B."."""
     system: str | None = None
     """With ``chat``: a system turn first in every record (default none, and the model's template may add its
-    own: SmolLM2's adds a 17-token one to every example)."""
+    own: SmolLM2's makes a question's prompt 40 tokens, 27 with the system turn "Answer briefly.")."""
 
     @property
     def singles(self) -> int:
