@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test test-real bench-real demo demo-math demo-seeds completions docs bench clean demo-faith demo-sweep real-text demo-faith-real
+.PHONY: install test test-real bench-real demo demo-math demo-seeds completions docs bench clean demo-faith demo-sweep real-text demo-faith-real demo-real
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -81,6 +81,14 @@ demo-seed-%:
 # cores), two steps at a time on one thread each.
 demo-math: $(STAMP)
 	$(MAKE) --no-print-directory -j2 --output-sync=target -f examples/math.mk $(LK) RUN=runs/demo-math THREADS=1
+
+# The two-hop study's reuse rows on the real checkpoint (examples/twohop-real.mk; apart from `make
+# demo`): chat-form facts, hop1/hop2/mixed adapters, uniform, task-arithmetic, Arrow and min-entropy
+# on SmolLM2-135M-Instruct (REAL_MODEL, converted once as for `make test-real`), two steps at a time
+# on one thread each: runs/demo-real/report.md and report.png.
+DEMO_REAL_RUN ?= runs/demo-real
+demo-real: $(STAMP) $(REAL_MODEL)/lorakit.json
+	$(MAKE) --no-print-directory -j2 --output-sync=target -f examples/twohop-real.mk $(LK) RUN=$(DEMO_REAL_RUN) BASE=$(REAL_MODEL) THREADS=1
 
 # Real Polish, Vietnamese and Georgian text for `gen-data faithfulness --from-text`, from the
 # documentation and translations in Debian and npm packages (sources and licences: README):

@@ -144,3 +144,28 @@ def test_pretrain_bert_defaults_are_the_real_text_study_settings():
                    "--mask-prob", "--max-seq-len", "--tokenizer-type", "--vocab-size", "--lr", "--batch-size", "--warmup"):
         value = getattr(defaults, option[2:].replace("-", "_"))
         assert type(value)(given[option]) == value, option
+
+
+def test_make_demo_real_runs_the_reuse_rows_on_the_converted_checkpoint():
+    """``make demo-real`` (dry, the checkpoint taken as converted): chat-form data with bridge-format target
+    data, the four adapters on REAL_MODEL (mixed first), the merges, the routes through eval (which renders
+    chat records), one thread a step."""
+    model = "/nonexistent/smollm2"
+    commands = lorakit_lines(["demo-real", f"REAL_MODEL={model}", "DEMO_REAL_RUN=/nonexistent/dry",
+                              "-o", f"{model}/lorakit.json", "-o", ".venv/.lorakit-installed"])
+    gen = [parse(a).params for a in commands if a[:2] == ["gen-data", "twohop"]]
+    assert len(gen) == 1 and gen[0]["chat"] and gen[0]["system"] and gen[0]["target_format"] == "both"
+    trained = [parse(a).params for a in commands if a[0] == "train-lora"]
+    assert [Path(p["out"]).name for p in trained] == ["mixed", "target", "hop1", "hop2"]
+    assert all(str(p["base"]) == model and str(p["data"]).startswith("/nonexistent/dry/chat/") for p in trained)
+    merges = {Path(parse(a).params["out"]).name: parse(a).params["method"] for a in commands if a[0] == "merge"}
+    assert merges == {"avg2": "uniform", "avg3": "uniform", "ta2": "task-arithmetic"}
+    evals = {Path(parse(a).params["out"]).name: parse(a).params for a in commands if a[0] == "eval"}
+    assert set(evals) == {"base", "hop1", "hop2", "target", "mixed", "avg2", "avg3", "ta2", "arrow2", "arrow3", "minent2"}
+    routes = {k: (p["route"], [Path(a).name for a in p["adapters"]]) for k, p in evals.items() if p["route"]}
+    assert routes == {"arrow2": ("arrow", ["hop1", "hop2"]), "arrow3": ("arrow", ["hop1", "hop2", "target"]),
+                      "minent2": ("min-entropy", ["hop1", "hop2"])}
+    assert evals["arrow2"]["top_k"] == evals["arrow3"]["top_k"] == 2
+    assert all(str(p["model"]) == model and p["threads"] == 1 for p in evals.values())
+    assert all(parse(a).params["threads"] == 1 for a in commands if a[0] == "train-lora")
+    assert "test_F_bridge" in parse([a for a in commands if a[0] == "report"][0]).params["tasks"]

@@ -70,3 +70,28 @@ def test_bad_knobs_exit_2_nothing_written(tmp_path):
 def test_out_is_required():
     result = gen("--seed", "1")
     assert result.exit_code == 2 and "--out" in result.stderr
+
+
+def test_chat_option_writes_records_that_train_lora_and_eval_render(tmp_path):
+    """--chat: records.py's chat records (a system turn with --system); eval's bridge fields kept."""
+    from lorakit.records import read_records
+
+    out = tmp_path / "twohop"
+    result = gen("--out", str(out), *SMALL, "--chat", "--system", "Be brief.", "-q")
+    assert result.exit_code == 0, result.output
+    bridge = read_records(out / "test_F_bridge.jsonl")
+    assert all("prompt" not in r and r["messages"][-1]["content"] == f"{r['bridge']} lives in {r['answer']}."
+               for r in bridge)
+    config = read_json(out / "manifest.json")["config"]
+    assert (config["chat"], config["system"]) == (True, "Be brief.")
+    result = gen("--out", str(tmp_path / "x"), *SMALL, "--system", "Be brief.")
+    assert result.exit_code == 2 and "--system needs --chat" in result.stderr
+
+
+def test_target_format_bridge_writes_the_chain_spoken(tmp_path):
+    out = tmp_path / "twohop"
+    assert gen("--out", str(out), *SMALL, "--target-format", "bridge", "-q").exit_code == 0
+    target = read_jsonl(out / "target.jsonl")
+    assert any("bridge" in r and r["completion"] == f" {r['bridge']} lives in {r['answer']}." for r in target)
+    result = gen("--out", str(tmp_path / "x"), "--target-format", "spoken")
+    assert result.exit_code == 2 and "'spoken' is not one of 'latent', 'bridge', 'both'" in usage_error(result)

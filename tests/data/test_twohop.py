@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 from lorakit.data.names import NamePool
-from lorakit.data.twohop import BRIDGE_CUE, FILES, QUESTIONS, STATEMENTS, TWO_HOP, TwohopConfig, build_world, generate, write
+from lorakit.data.twohop import BRIDGE_CUE, CHAT_STATEMENT, FILES, QUESTIONS, STATEMENTS, TWO_HOP, TwohopConfig, build_world, generate, write
 from lorakit.errors import OutputExistsError, UsageError
 from lorakit.io import PROVENANCE, read_json, read_jsonl, sha256_path
 
@@ -252,16 +252,54 @@ def test_heldout_templates_never_trained(heldout):
             assert template_regex(QUESTIONS[r["meta"]["relation"]][-1]).search(r["prompt"])
 
 
+def test_chat_records_hold_the_same_facts_as_turns():
+    """--chat: every record's text becomes a user question and the assistant's answer (a statement record:
+    CHAT_STATEMENT answered by the whole statement), everything else as in the prompt/completion files."""
+    small = dict(familiar_couples=12, two_hop_examples=8, new_per_split=5, target=4)
+    plain, chat = generate(TwohopConfig(**small)), generate(TwohopConfig(**small, chat=True, system="Be brief."))
+    assert chat["pretrain.txt"] == plain["pretrain.txt"]
+    for name in FILES[1:]:
+        for p, c in zip(records(plain, name), records(chat, name), strict=True):
+            turns = c.pop("messages")
+            assert c == {k: v for k, v in p.items() if k not in ("prompt", "completion")}
+            assert [t["role"] for t in turns] == ["system", "user", "assistant"] and turns[0]["content"] == "Be brief."
+            user, answer = turns[1]["content"], turns[2]["content"]
+            if p["meta"].get("form") == "statement":
+                assert user == CHAT_STATEMENT.format(s=p["meta"]["subject"]) and answer == p["prompt"] + p["completion"]
+            else:
+                assert f"Q: {user} A:" == p["prompt"] and answer == p["completion"].removeprefix(" ")
+    bridge = records(generate(TwohopConfig(**small, chat=True)), "test_F_bridge.jsonl")[0]
+    assert [t["role"] for t in bridge["messages"]] == ["user", "assistant"]  # no --system: no system turn
+    assert bridge["messages"][1]["content"] == f"{bridge['bridge']} lives in {bridge['answer']}."
+    with pytest.raises(UsageError, match="--system needs --chat"):
+        TwohopConfig(system="Be brief.").validate()
+
+
+def test_target_format_puts_the_target_couples_two_hop_questions_in_that_format():
+    small = dict(familiar_couples=12, two_hop_examples=8, new_per_split=5, target=4)
+    by_format = {f: records(generate(TwohopConfig(**small, target_format=f)), "target.jsonl") for f in ("latent", "bridge", "both")}
+    questions = {f: Counter(r["meta"].get("format", "latent") for r in recs if r["meta"].get("form") != "statement")
+                 for f, recs in by_format.items()}
+    assert questions == {"latent": {"latent": 12}, "bridge": {"bridge": 12}, "both": {"latent": 12, "bridge": 12}}
+    for r in by_format["bridge"]:
+        if r["meta"].get("form") != "statement":
+            assert r["prompt"].endswith(f" {BRIDGE_CUE} A:") and r["completion"] == f" {r['bridge']} lives in {r['answer']}."
+    both = generate(TwohopConfig(**small, target_format="both"))
+    assert len(records(both, "mixed.jsonl")) == sum(len(records(both, f"{s}.jsonl")) for s in ("hop1", "hop2", "target"))
+    assert generate(TwohopConfig(**small))["hop1.jsonl"] == both["hop1.jsonl"]
+
+
 # Validation ----------------------------------------------------------------------------------
 
 
 def test_validate_lists_every_problem():
     cfg = TwohopConfig(new_per_split=0, familiar_couples=5, two_hop_examples=9, cities=1, test_templates="odd", repeat=0,
-                       example_format="spoken")
+                       example_format="spoken", target_format="spoken")
     with pytest.raises(UsageError) as e:
         cfg.validate()
     msg = str(e.value)
-    for flag in ("--new-per-split", "--two-hop-examples", "--cities", "--test-templates", "--repeat", "--example-format"):
+    for flag in ("--new-per-split", "--two-hop-examples", "--cities", "--test-templates", "--repeat", "--example-format",
+                 "--target-format"):
         assert flag in msg
     with pytest.raises(UsageError, match="--familiar-singles"):
         TwohopConfig(familiar_singles=10).validate()

@@ -14,7 +14,7 @@ from lorakit.data.from_text import TextConfig
 from lorakit.data.lang import LANGS
 from lorakit.data.math_problems import MathConfig
 from lorakit.data.minimal_pairs import TASKS as PAIR_TASKS, MinimalPairsConfig
-from lorakit.data.twohop import EXAMPLE_FORMATS, TEST_TEMPLATES, TwohopConfig
+from lorakit.data.twohop import EXAMPLE_FORMATS, TARGET_FORMATS, TEST_TEMPLATES, TwohopConfig
 from lorakit.errors import UsageError
 
 app = typer.Typer(help="Generate synthetic data sets.", no_args_is_help=True)
@@ -31,7 +31,7 @@ def _counts(out: Path, summary: dict[str, Any], json: bool, quiet: bool) -> None
 @app.command("twohop")
 @command
 @config_options(TwohopConfig, test_templates=choice(TEST_TEMPLATES), questions_only=typer.Option("--questions-only"),
-                example_format=choice(EXAMPLE_FORMATS))
+                example_format=choice(EXAMPLE_FORMATS), target_format=choice(TARGET_FORMATS), chat=typer.Option("--chat"))
 def twohop(cfg: TwohopConfig, out: Out, force: Force = False, json: Json = False, quiet: Quiet = False,
            verbose: Verbose = False) -> None:
     """Two-hop facts (A spouse B, B lives in C): pretraining corpus, adapter data, test sets F/H/R."""

@@ -14,6 +14,9 @@ the same question with ``BRIDGE_CUE`` appended, answered by naming the bridge en
 the answer, " B lives in C." — the chain spoken, each name once. Its records carry ``answer``
 (C, what ``eval`` scores) and ``bridge`` (B, reported beside it: did hop 1 fire?).
 ``--example-format`` says which formats the example couples' two-hop lines in pretrain.txt use.
+``--chat`` writes the JSONL files as chat records for an instruction-tuned model (``messages``: the
+user's question, the assistant's answer; a statement record asks ``CHAT_STATEMENT`` and is answered
+by the whole statement), the same facts, tests and fields otherwise.
 
 ``generate(cfg)`` builds every file in memory (deterministic for a seed: one
 ``random.Random``, lists and dicts only); ``write(cfg, out)`` validates and writes them
@@ -38,12 +41,15 @@ TASK = "twohop"
 COMMAND = "gen-data twohop"
 TEST_TEMPLATES = ("same", "heldout")
 EXAMPLE_FORMATS = ("both", "latent", "bridge")
+TARGET_FORMATS = ("latent", "bridge", "both")
 BRIDGE_CUE = "Think step by step."
 """Appended to a two-hop question asked in the bridge format (the latent question has no cue)."""
 BRIDGE_ANSWER = "{b} lives in {o}."
 """The bridge-format answer: the bridge entity, then hop2's own lives_in statement."""
 ORG_KINDS = ["Labs", "Works", "Group", "Systems", "Partners", "Studio"]
 CHAIN = ["spouse", "lives_in"]
+CHAT_STATEMENT = "What do you know about {s}?"
+"""A statement record's question with ``--chat`` (answered by the statement: "A is married to B.")."""
 
 # Templates: {s} subject, {o} object. Questions become "Q: <question> A:" with " <object>".
 # With --test-templates heldout the LAST question template of each relation is the test one.
@@ -132,6 +138,14 @@ class TwohopConfig:
     pretrain.txt does: a fact taught as questions only reaches the bridge format less often."""
     example_format: str = "both"
     """The two-hop example lines in pretrain.txt: latent (" C"), bridge (cue, " B lives in C.") or both."""
+    target_format: str = "latent"
+    """The two-hop questions of target.jsonl (and so mixed.jsonl): latent (" C"), bridge (cue, " B lives in C.")
+    or both — a base that never saw the bridge format learns it from the target couples only."""
+    chat: bool = False
+    """Write the JSONL files as chat records (``messages``: user question, assistant answer, no "Q: … A:"),
+    for a model with a chat template; statements become "What do you know about A?" → "A is married to B."."""
+    system: str | None = None
+    """With --chat: a system turn first in every record (default none; the model's template may add its own)."""
 
     @property
     def singles(self) -> int:
@@ -164,9 +178,13 @@ class TwohopConfig:
                 f"({3 * self.new_per_split}: H bridges and R pairs), or 0 for that minimum"
             )
         if self.test_templates not in TEST_TEMPLATES:
-            problems.append(f"--test-templates must be one of {'|'.join(TEST_TEMPLATES)} , not {self.test_templates!r}")
+            problems.append(f"--test-templates must be one of {', '.join(TEST_TEMPLATES)}, not {self.test_templates!r}")
+        if self.target_format not in TARGET_FORMATS:
+            problems.append(f"--target-format must be one of {', '.join(TARGET_FORMATS)}, not {self.target_format!r}")
+        if self.system is not None and not self.chat:
+            problems.append("--system needs --chat (it is the chat records' system turn)")
         if self.example_format not in EXAMPLE_FORMATS:
-            problems.append(f"--example-format must be one of {'|'.join(EXAMPLE_FORMATS)} , not {self.example_format!r}")
+            problems.append(f"--example-format must be one of {', '.join(EXAMPLE_FORMATS)}, not {self.example_format!r}")
         words = 2 * self.people + self.cities + self.countries + self.orgs
         if not problems and words > MAX_WORDS:
             problems.append(f"the request needs {words} distinct name words; the name grammar gives at most {MAX_WORDS}")
@@ -285,22 +303,31 @@ def build_world(cfg: TwohopConfig, rng: random.Random) -> World:
     return w
 
 
-def _record(split: str, index: int, fact: Fact, template: int) -> dict[str, Any]:
+def _text(prompt: str, completion: str, chat: tuple[str, str] | None, system: str | None) -> dict[str, Any]:
+    """The record's text: prompt/completion, or with ``chat`` = (user, assistant) a ``messages`` chat
+    (``system``: its first turn)."""
+    if chat is None:
+        return {"prompt": prompt, "completion": completion}
+    turns = [("system", system)] * (system is not None) + [("user", chat[0]), ("assistant", chat[1])]
+    return {"messages": [{"role": role, "content": content} for role, content in turns]}
+
+
+def _record(split: str, index: int, fact: Fact, template: int, cfg: TwohopConfig) -> dict[str, Any]:
+    question = fact.question(template)
     return {
         "id": f"{split}-{index:04d}",
-        "prompt": f"Q: {fact.question(template)} A:",
-        "completion": f" {fact.object}",
+        **_text(f"Q: {question} A:", f" {fact.object}", (question, fact.object) if cfg.chat else None, cfg.system),
         "task": TASK,
         "split": split,
         "meta": fact.meta(template),
     }
 
 
-def _bridge_record(split: str, index: int, fact: Fact, template: int) -> dict[str, Any]:
+def _bridge_record(split: str, index: int, fact: Fact, template: int, cfg: TwohopConfig) -> dict[str, Any]:
+    question, answer = fact.bridge_question(template), fact.bridge_answer()
     return {
         "id": f"{split}-{index:04d}",
-        "prompt": f"Q: {fact.bridge_question(template)} A:",
-        "completion": f" {fact.bridge_answer()}",
+        **_text(f"Q: {question} A:", f" {answer}", (question, answer) if cfg.chat else None, cfg.system),
         "answer": fact.object,
         "bridge": fact.bridge,
         "task": TASK,
@@ -309,26 +336,31 @@ def _bridge_record(split: str, index: int, fact: Fact, template: int) -> dict[st
     }
 
 
-def _statement_record(split: str, index: int, fact: Fact, template: int) -> dict[str, Any]:
+def _statement_record(split: str, index: int, fact: Fact, template: int, cfg: TwohopConfig) -> dict[str, Any]:
     prompt, completion = fact.statement_parts(template)
-    return {"id": f"{split}-{index:04d}", "prompt": prompt, "completion": completion, "task": TASK, "split": split,
+    chat = (CHAT_STATEMENT.format(s=fact.subject), fact.statements()[template]) if cfg.chat else None
+    text = _text(prompt, completion, chat, cfg.system)
+    return {"id": f"{split}-{index:04d}", **text, "task": TASK, "split": split,
             "meta": fact.meta(template) | {"form": "statement"}}
 
 
-def _train(split: str, facts: list[Fact], cfg: TwohopConfig, rng: random.Random) -> list[dict[str, Any]]:
-    """Each fact once per train question template (and, unless ``questions_only``, once per statement
-    template), shuffled."""
-    items = [(_record, f, t) for f in facts for t in cfg.train_templates(f.relation)]
+def _train(split: str, facts: list[Fact], cfg: TwohopConfig, rng: random.Random, two_hop: str = "latent"
+           ) -> list[dict[str, Any]]:
+    """Each fact once per train question template (two-hop facts: in the ``two_hop`` format(s), a
+    ``--target-format``), once per statement template unless ``questions_only``; shuffled."""
+    items = [(_record, f, t) for f in facts for t in cfg.train_templates(f.relation) if two_hop != "bridge"]
+    if two_hop != "latent":
+        items += [(_bridge_record, f, t) for f in facts for t in cfg.train_templates(f.relation)]
     if not cfg.questions_only:
         items += [(_statement_record, f, t) for f in facts for t in range(len(STATEMENTS[f.relation]))]
     rng.shuffle(items)
-    return [make(split, i, f, t) for i, (make, f, t) in enumerate(items)]
+    return [make(split, i, f, t, cfg) for i, (make, f, t) in enumerate(items)]
 
 
 def _test(split: str, facts: list[Fact], cfg: TwohopConfig, bridge: bool = False) -> list[dict[str, Any]]:
     """Each fact once in the test template, in generation order (``bridge``: in the bridge format)."""
     make = _bridge_record if bridge else _record
-    return [make(split, i, f, cfg.test_template(f.relation)) for i, f in enumerate(facts)]
+    return [make(split, i, f, cfg.test_template(f.relation), cfg) for i, f in enumerate(facts)]
 
 
 def _pretrain_lines(w: World, cfg: TwohopConfig, rng: random.Random) -> list[str]:
@@ -351,7 +383,7 @@ def generate(cfg: TwohopConfig) -> dict[str, str]:
     rng = random.Random(cfg.seed)
     w = build_world(cfg, rng)
     hop1, hop2 = _train("hop1", w.hop1, cfg, rng), _train("hop2", w.hop2, cfg, rng)
-    target = _train("target", w.target, cfg, rng)
+    target = _train("target", w.target, cfg, rng, cfg.target_format)
     mixed = [r | {"meta": r["meta"] | {"source": r["split"]}} for r in hop1 + hop2 + target]
     rng.shuffle(mixed)
     mixed = [r | {"id": f"mixed-{i:04d}", "split": "mixed"} for i, r in enumerate(mixed)]
