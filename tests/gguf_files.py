@@ -97,3 +97,15 @@ def write_llama_gguf(model_dir: Path, path: Path, quantize: bool = True, archite
     w.write_tensors_to_file()
     w.close()
     return path
+
+
+def write_empty_gguf(path: Path, architecture: str) -> Path:
+    """A GGUF file with a header naming ``architecture`` and no tensors."""
+    import gguf
+
+    w = gguf.GGUFWriter(str(path), architecture)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path

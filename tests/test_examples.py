@@ -138,7 +138,7 @@ def test_pretrain_bert_defaults_are_the_real_text_study_settings():
     from lorakit.models.bert_options import BertPretrainConfig
 
     line = next(c for c in dry_run("faithreal.mk", "LANGS=pl") if c[0] == "pretrain-bert")
-    given = dict(zip(line[2::1], line[3::1]))
+    given = dict(zip(line, line[1:]))  # each word -> the next: an option -> its value
     defaults = BertPretrainConfig(corpus="c.txt", out=Path("m"))
     for option in ("--hidden", "--intermediate", "--heads", "--layers", "--dropout", "--objective", "--position-init",
                    "--mask-prob", "--max-seq-len", "--tokenizer-type", "--vocab-size", "--lr", "--batch-size", "--warmup"):

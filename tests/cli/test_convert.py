@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lorakit.cli import app
-from tests.gguf_files import CHAT_TEMPLATE, write_llama_gguf
+from tests.gguf_files import CHAT_TEMPLATE, write_empty_gguf, write_llama_gguf
 
 runner = CliRunner()
 FILES = ["chat_template.jinja", "config.json", "generation_config.json", "lorakit.json", "model.safetensors",
@@ -109,14 +109,7 @@ def test_not_a_gguf_file(tmp_path):
 
 
 def test_unknown_architecture(tmp_path):
-    import gguf
-
-    path = tmp_path / "rwkv.gguf"
-    w = gguf.GGUFWriter(str(path), "rwkv9")
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    path = write_empty_gguf(tmp_path / "rwkv.gguf", "rwkv9")
     result = run(path, "--out", tmp_path / "m")
     assert result.exit_code == 5 and "transformers cannot load GGUF architecture 'rwkv9'" in result.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["rwkv.gguf"]

@@ -6,7 +6,7 @@ import pytest
 
 from lorakit.errors import IncompatibleError, InputError, UsageError
 from lorakit.models.convert import ConvertConfig, check_gguf_file, convert_gguf, read_gguf_info
-from tests.gguf_files import write_llama_gguf
+from tests.gguf_files import write_empty_gguf, write_llama_gguf
 
 
 @pytest.fixture(scope="module")
@@ -75,14 +75,7 @@ def test_truncated_gguf_is_an_input_error(q_gguf, tmp_path):
 
 
 def test_unknown_architecture_is_incompatible(tmp_path):
-    import gguf
-
-    path = tmp_path / "foo.gguf"
-    w = gguf.GGUFWriter(str(path), "mamba9")
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    path = write_empty_gguf(tmp_path / "foo.gguf", "mamba9")
     with pytest.raises(IncompatibleError, match="transformers cannot load GGUF architecture 'mamba9'"):
         convert_gguf(ConvertConfig(gguf=path, out=tmp_path / "m"))
     assert not (tmp_path / "m").exists()
