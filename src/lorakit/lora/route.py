@@ -74,7 +74,7 @@ class RouteConfig:
     model: str
     """Base model folder (HF causal LM)."""
     data: str
-    """Prompt/completion JSONL ('-' = stdin)."""
+    """Prompt records (a completion is optional), chat ('messages') records, a JSON array, a datasets folder or a Parquet file ('-': JSONL on stdin)."""
     adapters: list[str] = field(default_factory=list)
     """A PEFT adapter folder of the library (repeat)."""
     method: str = "arrow"
