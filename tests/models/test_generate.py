@@ -50,3 +50,33 @@ def test_rows_stop_at_their_first_newline_with_the_same_predictions(tiny_llama_d
     stop = newline_stop(tok)
     flags = stop(torch.tensor([[5, newline], [newline, 5]]), None)
     assert flags.tolist() == [True, False]
+
+
+def test_shared_prefix_runs_once_with_the_same_predictions(tiny_llama_dir):
+    """share_prefix (eval's path): the tokens every prompt starts with (here a long system turn) run
+    once per window, batch 1; every row's prediction equals its one-at-a-time generation, and the
+    model processes fewer prompt tokens than without sharing."""
+    from lorakit.models.generate import WINDOW_BATCHES, generate, shared_prefix
+    from lorakit.models.load import load_causal_lm
+
+    model, tok = load_causal_lm(tiny_llama_dir)
+    system = "You answer questions about people and where they live, in one short line. "
+    prompts = [system + r["prompt"] for r in qa_records(20, seed=4)]
+    seen = []
+    hook = model.register_forward_pre_hook(lambda _m, args, kw: seen.append(kw["input_ids"].numel()), with_kwargs=True)
+    shared = generate(model, tok, prompts, batch_size=8, max_new_tokens=6, share_prefix=True)
+    prefix_runs, tokens_shared, seen[:] = seen.count(shared_prefix([tok.encode(p) for p in prompts])), sum(seen), []
+    plain = generate(model, tok, prompts, batch_size=8, max_new_tokens=6)
+    hook.remove()
+    assert shared == plain == [_single(model, tok, p, 6) for p in prompts]
+    assert tokens_shared < sum(seen) - 10 * len(prompts), (tokens_shared, sum(seen))
+    assert len(prompts) <= 8 * WINDOW_BATCHES and prefix_runs == 1  # one window: the prefix ran once
+
+
+def test_shared_prefix_leaves_every_prompt_a_token_of_its_own():
+    from lorakit.models.generate import shared_prefix
+
+    assert shared_prefix([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 9]]) == 2
+    assert shared_prefix([[1, 2, 3], [1, 2, 3]]) == 2  # identical prompts: the last token stays each row's
+    assert shared_prefix([[7, 1], [8, 1]]) == 0
+    assert shared_prefix([[1]]) == 0

@@ -340,7 +340,7 @@ def _generate(cfg: EvalConfig, records: list[dict[str, Any]], progress: Progress
     if cfg.adapters:
         model = attach_adapter(model, cfg.adapters[0]).eval()
     preds = generate(model, tok, [r["prompt"] for r in records], batch_size=cfg.batch_size,
-                     max_new_tokens=cfg.max_new_tokens, progress=progress)
+                     max_new_tokens=cfg.max_new_tokens, progress=progress, share_prefix=True)
     return [{"prediction": p} for p in preds]
 
 

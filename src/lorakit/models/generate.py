@@ -1,4 +1,5 @@
-"""Batched greedy generation: length-sorted batches, left padding, KV cache (HF ``generate``).
+"""Batched greedy generation: length-sorted batches, left padding, KV cache (HF ``generate``), and
+the token prefix every prompt shares (a chat template's system turn) computed once.
 
 A service below ``lora/`` and ``evaluate/``: ``eval`` and every ``route`` method generate through it."""
 
@@ -48,6 +49,37 @@ def left_pad(batch: list[list[int]], pad_id: int) -> tuple[list[list[int]], list
     return ids, mask
 
 
+def shared_prefix(encoded: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens every prompt shares, leaving each prompt at least one of its own."""
+    first, n = encoded[0], min(len(e) for e in encoded) - 1
+    for e in encoded[1:]:
+        k = 0
+        while k < n and e[k] == first[k]:
+            k += 1
+        n = k
+    return max(n, 0)
+
+
+def _prefix_cache(model: Any, encoded: Sequence[Sequence[int]], device: Any) -> tuple[int, Any] | None:
+    """(length, KV cache) of the tokens ``encoded`` all start with, run batch 1; None when none are shared."""
+    import torch
+
+    start = shared_prefix(encoded) if len(encoded) > 1 else 0
+    if not start:
+        return None
+    with torch.inference_mode():
+        return start, model(input_ids=torch.tensor([encoded[0][:start]], device=device), use_cache=True).past_key_values
+
+
+def _copies(cache: Any, rows: int) -> Any:
+    """A fresh cache holding ``rows`` copies of ``cache``'s one row (generate extends it in place)."""
+    import copy
+
+    out = copy.deepcopy(cache)
+    out.batch_repeat_interleave(rows)
+    return out
+
+
 def clean_prediction(text: str) -> str:
     """The first line of a generation, without surrounding whitespace."""
     return text.split("\n", 1)[0].strip()
@@ -76,6 +108,7 @@ def generate(
     max_new_tokens: int = 16,
     progress: ProgressFn = no_progress,
     adapter_names: Sequence[str] | None = None,
+    share_prefix: bool = False,
 ) -> list[str]:
     """Greedy completions of ``prompts`` in input order.
 
@@ -83,6 +116,11 @@ def generate(
     little; left padding keeps every prompt's last token at the end, where generation continues
     with the KV cache.
     ``adapter_names`` (one per prompt) runs a PEFT model's mixed-adapter batches.
+    ``share_prefix``: within each window of batches (see ``batches``), the tokens its prompts all
+    start with (a chat template's system turn) run once, batch 1, and each batch continues from a
+    copy of their KV cache, its rows laid out as [prefix, padding, own tokens] (positions follow the
+    attention mask, so a row sees what it sees alone). Only for a model whose forward treats every
+    row alike (no per-row adapters or routing hooks), which the caller knows.
     """
     import torch
 
@@ -92,10 +130,22 @@ def generate(
     out: list[str] = [""] * len(prompts)
     stop = [newline_stop(tokenizer)]
     done = 0
-    for idx in batches([len(e) for e in encoded], batch_size):
-        ids, mask = left_pad([encoded[i] for i in idx], pad_id)
+    order = batches([len(e) for e in encoded], batch_size)
+    share = share_prefix and adapter_names is None
+    for n, idx in enumerate(order):
+        if n % WINDOW_BATCHES == 0:
+            window = [encoded[i] for b in order[n : n + WINDOW_BATCHES] for i in b]
+            prefix = _prefix_cache(model, window, device) if share else None
+        start = prefix[0] if prefix else 0
+        ids, mask = left_pad([encoded[i][start:] for i in idx], pad_id)
+        extra: dict[str, Any] = {}
+        if prefix:
+            ids = [encoded[idx[0]][:start] + row for row in ids]
+            mask = [[1] * start + row for row in mask]
+            extra["past_key_values"] = _copies(prefix[1], len(idx))
         input_ids = torch.tensor(ids, device=device)
-        mixed = {"adapter_names": [adapter_names[i] for i in idx]} if adapter_names is not None else {}
+        if adapter_names is not None:
+            extra["adapter_names"] = [adapter_names[i] for i in idx]
         with torch.inference_mode():
             gen = model.generate(
                 input_ids=input_ids,
@@ -106,7 +156,7 @@ def generate(
                 pad_token_id=pad_id,
                 eos_token_id=tokenizer.eos_token_id,
                 stopping_criteria=stop,
-                **mixed,
+                **extra,
             )
         for i, row in zip(idx, gen[:, input_ids.shape[1] :].tolist()):
             out[i] = clean_prediction(tokenizer.decode(row, skip_special_tokens=True))
