@@ -122,7 +122,7 @@ def test_nan_weights_are_refused_when_read(adapter, tmp_path):
     save_file(tensors, str(p / WEIGHTS))
     a = open_adapter(p)
     name = key.removeprefix("base_model.model.").removesuffix(".lora_B.weight")
-    for read in (a.factors, a.arrays):  # torch and the torch-free reader
+    for read in (a.factors, a.arrays, lambda n: a.arrays(n, widen=False)):  # torch and the torch-free reader
         with pytest.raises(InputError, match="non-finite values"):
             read(name)
     (p / WEIGHTS).write_bytes((p / WEIGHTS).read_bytes()[:-8])  # cut after opening
@@ -168,6 +168,9 @@ def test_arrays_equal_factors_and_the_writer_rounds_as_torch(adapter, tmp_path, 
         B, A = a.arrays(n)
         tB, tA = a.factors(n, torch.float64)
         assert B.dtype == np.float64 and np.array_equal(B, tB.numpy()) and np.array_equal(A, tA.numpy())
+        nB, nA = a.arrays(n, widen=False)  # as stored (bfloat16 as float32): the same values
+        assert nB.dtype == (np.float16 if dtype == torch.float16 else np.float32) and np.array_equal(nB, B)
+        assert np.array_equal(nA, A)
         wide[n] = tB * 0.37
     for writer in writers.values():
         for k, v in wide.items():

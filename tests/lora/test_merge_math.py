@@ -120,6 +120,13 @@ def test_gram_svd_equals_the_qr_path_on_well_conditioned_factors(seed, rank, lib
     want = np.asarray(U0[:, :rank] * S0[:rank]) @ np.asarray(Vh0[:rank])  # the best rank-r (Eckart–Young)
     np.testing.assert_allclose(np.asarray(U * S[:rank]) @ np.asarray(Vh), want, atol=1e-9 * float(S0[0]))
     assert M.recompress(B, A, rank)[2] == pytest.approx(M.split(U0, S0, Vh0, rank)[2], abs=1e-12)
+    # the column scale (task-arithmetic's wᵢ sᵢ) acts as B · diag(scale), applied to small matrices only
+    scale = M.column_scale([4, 8], [0.5, -2.0], B)
+    U1, S1, Vh1 = M.gram_svd(B, A, rank, scale)
+    U2, S2, Vh2 = M.lowrank_svd(B * scale[None, :], A)
+    np.testing.assert_allclose(np.asarray(S1), np.asarray(S2), rtol=1e-9)
+    best = np.asarray(U2[:, :rank] * S2[:rank]) @ np.asarray(Vh2[:rank])
+    np.testing.assert_allclose(np.asarray(U1 * S1[:rank]) @ np.asarray(Vh1), best, atol=1e-9 * float(S2[0]))
 
 
 def test_gram_svd_leaves_rank_deficient_or_ill_conditioned_factors_to_qr():

@@ -121,10 +121,11 @@ class Adapter:
             B, A = B.to(dtype), A.to(dtype)
         return B, A
 
-    def arrays(self, name: str) -> tuple["np.ndarray", "np.ndarray"]:
+    def arrays(self, name: str, widen: bool = True) -> tuple["np.ndarray", "np.ndarray"]:
         """(B, A) of one module as float64 NumPy arrays, unscaled (torch-free); non-finite values raise InputError.
 
         The values equal ``factors(name, torch.float64)`` exactly (every stored float widens exactly).
+        ``widen=False``: as stored (BF16 as float32), for a caller that widens them as it copies them.
         """
         import numpy as np
 
@@ -142,10 +143,10 @@ class Adapter:
             if len(raw) != end - begin:
                 raise InputError(f"{self.path / WEIGHTS}: not a readable safetensors file (truncated at {n})")
             t = np.frombuffer(raw, dtype=FLOATS[dtype])
-            t = (_bf16_to_f32(t) if dtype == "BF16" else t).astype(np.float64).reshape(shape)
+            t = _bf16_to_f32(t) if dtype == "BF16" else t
             if not np.isfinite(t).all():
                 raise InputError(f"{self.path / WEIGHTS}: non-finite values (NaN/inf) in {n}")
-            out.append(t)
+            out.append((t.astype(np.float64) if widen else t).reshape(shape))
         B, A = out
         return B, A
 

@@ -2,7 +2,8 @@
 
 Each module of every input is read, merged and written before the next is read. The
 factor-space and exact methods (``uniform``, ``linear``, ``cat``, ``task-arithmetic``) run on
-float64 NumPy arrays without importing torch (its import alone is ~280 MiB of RSS, more than the
+float64 NumPy arrays (``task-arithmetic`` widens the stored factors as it concatenates them) without
+importing torch (its import alone is ~280 MiB of RSS, more than the
 adapters of a 7B model); the elementwise methods and ``--peft-compat`` run on torch. Peak memory
 is about the interpreter, one module's work and the output file's header, whatever the number
 of modules.
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from lorakit.errors import UsageError
 from lorakit.io import atomic_dir, check_output, path_problems, write_json, provenance
-from lorakit.lora.merge_math import DENSE_METHODS, EXACT_METHODS, FACTOR_METHODS, METHODS, Factors, merge_module
+from lorakit.lora.merge_math import DENSE_METHODS, EXACT_METHODS, FACTOR_METHODS, METHODS, RECOMPRESS_METHODS, Factors, merge_module
 from lorakit.runtime import ProgressEvent, ProgressFn, finite_problems, jsonable, no_progress
 
 if TYPE_CHECKING:
@@ -167,8 +168,10 @@ def merge_adapters(cfg: MergeConfig, progress: ProgressFn = no_progress, opened:
         if cfg.peft_compat:
             torch.manual_seed(cfg.seed)
     else:
+        widen = cfg.method not in RECOMPRESS_METHODS  # those widen as they concatenate
+
         def read(a: "Adapter", name: str) -> Factors:
-            return a.arrays(name)  # float64, exact
+            return a.arrays(name, widen)  # float64 (exact), or as stored
 
     # 2) stream: one module of every input at a time, written before the next is read
     ranks: dict[str, int] = {}

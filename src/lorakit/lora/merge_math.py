@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 METHODS: tuple[str, ...] = ("uniform", "linear", "cat", "task-arithmetic", "svd", "ties", "dare-linear", "dare-ties", "magnitude-prune")
 FACTOR_METHODS = ("uniform", "linear")
 EXACT_METHODS = ("cat", "task-arithmetic", "svd")
+RECOMPRESS_METHODS = ("task-arithmetic", "svd")
 DENSE_METHODS = ("ties", "dare-linear", "dare-ties", "magnitude-prune")
 
 Factors = tuple["Tensor", "Tensor"]
@@ -66,10 +67,20 @@ def xp(t: Any) -> Any:
     return torch
 
 
-def concat(parts: Sequence[Factors]) -> Factors:
-    """[B₁ | B₂ | …] · [A₁; A₂; …] = Σ Bᵢ Aᵢ, exactly."""
+def concat(parts: Sequence[Factors], wide: bool = False) -> Factors:
+    """[B₁ | B₂ | …] · [A₁; A₂; …] = Σ Bᵢ Aᵢ, exactly; ``wide``: as float64, widened as they are copied."""
     m = xp(parts[0][0])
-    return m.concat([b for b, _ in parts], 1), m.concat([a for _, a in parts], 0)
+    if wide and m.__name__ == "numpy":
+        return m.concatenate([b for b, _ in parts], 1, dtype=m.float64), m.concatenate([a for _, a in parts], 0, dtype=m.float64)
+    B, A = m.concat([b for b, _ in parts], 1), m.concat([a for _, a in parts], 0)
+    return (B.double(), A.double()) if wide else (B, A)
+
+
+def column_scale(ranks: Sequence[int], coefs: Sequence[float], like: "Tensor") -> "Tensor":
+    """The coefficient of each rank column of a concatenation: cᵢ repeated rᵢ times."""
+    m = xp(like)
+    values = [c for r, c in zip(ranks, coefs) for _ in range(r)]
+    return m.asarray(values, dtype=like.dtype) if m.__name__ == "numpy" else m.tensor(values, dtype=like.dtype, device=like.device)
 
 
 def lowrank_svd(B: "Tensor", A: "Tensor") -> tuple["Tensor", "Tensor", "Tensor"]:
@@ -86,21 +97,38 @@ GRAM_MAX_COND = 1e4
 errors stay near ε·κ² ≈ 1e-8 (float64), below the float32 the factors are written in."""
 
 
-def gram_svd(B: "Tensor", A: "Tensor", rank: int | None = None) -> "tuple[Tensor, Tensor, Tensor] | None":
-    """``lowrank_svd`` from the small Gram matrices Bᵀ B and A Aᵀ (matrix products, ~10× faster than
-    QR of tall factors): B = U_b S_b V_bᵀ and Aᵀ = U_a S_a V_aᵀ from their eigenvectors, then the
-    SVD of the core S_b V_bᵀ V_a S_a; ``rank``: only the top ``rank`` singular vectors (all the
-    singular values). None when a factor's condition number exceeds
-    ``GRAM_MAX_COND`` or it is zero (rank-deficient: QR is then the accurate way)."""
-    m = xp(B)
-    lb, vb = m.linalg.eigh(B.T @ B)
-    la, va = m.linalg.eigh(A @ A.T)
-    if min(float(lb[0]), float(la[0])) <= 0 or min(float(lb[0] / lb[-1]), float(la[0] / la[-1])) < GRAM_MAX_COND ** -2:
+def _cholesky(gram: "Tensor") -> "tuple[Tensor, Tensor] | None":
+    """(L, L⁻¹) with gram = L Lᵀ, or None when gram's condition number (the factor's, squared)
+    exceeds ``GRAM_MAX_COND``² or it is not positive definite."""
+    m = xp(gram)
+    smallest, largest = (float(x) for x in m.linalg.eigvalsh(gram)[[0, -1]])
+    if not smallest > 0 or smallest / largest < GRAM_MAX_COND**-2:
         return None
-    sb, sa = m.sqrt(lb), m.sqrt(la)
-    u, s, vh = m.linalg.svd((sb[:, None] * (vb.T @ va)) * sa[None, :], full_matrices=False)
-    u, vh = u[:, :rank], vh[:rank]
-    return B @ ((vb / sb) @ u), s, vh @ ((va / sa).T @ A)
+    factor = m.linalg.cholesky(gram)
+    return factor, m.linalg.inv(factor)
+
+
+def gram_svd(B: "Tensor", A: "Tensor", rank: int | None = None, scale: "Tensor | None" = None
+             ) -> "tuple[Tensor, Tensor, Tensor] | None":
+    """``lowrank_svd`` from the small Gram matrices Bᵀ B = L_b L_bᵀ and A Aᵀ = L_a L_aᵀ (matrix
+    products and two Cholesky factorisations, ~10× faster than QR of tall factors): B = Q_b L_bᵀ and
+    A = L_a Q_aᵀ with orthonormal Q_b = B L_b⁻ᵀ, Q_aᵀ = L_a⁻¹ A, so B A = Q_b (L_bᵀ L_a) Q_aᵀ and the
+    SVD of the Σr × Σr core gives the rest. ``rank``: only the top ``rank`` singular vectors (all
+    the singular values). ``scale``: of B · diag(scale), applied to the small matrices only. None
+    when a factor is rank-deficient or too ill-conditioned (``GRAM_MAX_COND``): QR is then the
+    accurate way."""
+    m = xp(B)
+    gb = B.T @ B
+    if scale is not None:
+        gb = gb * scale[:, None] * scale[None, :]
+    fb = _cholesky(gb)
+    fa = _cholesky(A @ A.T) if fb is not None else None
+    if fa is None:
+        return None
+    (lb, ib), (la, ia) = fb, fa
+    u, s, vh = m.linalg.svd(lb.T @ la, full_matrices=False)
+    left = ib.T @ u[:, :rank]
+    return B @ (left if scale is None else scale[:, None] * left), s, (vh[:rank] @ ia) @ A
 
 
 def split(U: "Tensor", S: "Tensor", Vh: "Tensor", rank: int) -> tuple["Tensor", "Tensor", float]:
@@ -112,10 +140,11 @@ def split(U: "Tensor", S: "Tensor", Vh: "Tensor", rank: int) -> tuple["Tensor", 
     return U[:, :rank] * root, root[:, None] * Vh[:rank], err
 
 
-def recompress(B: "Tensor", A: "Tensor", rank: int) -> tuple["Tensor", "Tensor", float]:
-    """Best rank-``rank`` factors of B @ A (Eckart–Young) without forming it; relative error.
-    Well-conditioned factors take ``gram_svd``, others ``lowrank_svd``'s QR."""
-    return split(*(gram_svd(B, A, rank) or lowrank_svd(B, A)), rank)
+def recompress(B: "Tensor", A: "Tensor", rank: int, scale: "Tensor | None" = None) -> tuple["Tensor", "Tensor", float]:
+    """Best rank-``rank`` factors of B · diag(``scale``) · A (Eckart–Young) without forming it;
+    relative error. Well-conditioned factors take ``gram_svd``, others ``lowrank_svd``'s QR."""
+    fast = gram_svd(B, A, rank, scale)
+    return split(*(fast or lowrank_svd(B if scale is None else B * scale[None, :], A)), rank)
 
 
 def truncate_dense(delta: "Tensor", rank: int) -> tuple["Tensor", "Tensor", float]:
@@ -258,15 +287,15 @@ def merge_module(method: str, name: str, parts: Sequence[tuple["Tensor", "Tensor
     if method in FACTOR_METHODS:
         B, A = average([(b * s ** 0.5, a * s ** 0.5) for b, a, s in parts], weights)
         return ModuleResult(B, A, B.shape[1])
-    scaled = [(b * (w * s), a) for (b, a, s), w in zip(parts, weights)]
     if method == "cat":
-        B, A = concat(scaled)
+        B, A = concat([(b * (w * s), a) for (b, a, s), w in zip(parts, weights)])
         return ModuleResult(B, A, B.shape[1])
     target = rank or max(b.shape[1] for b, _, _ in parts)
-    if method in ("task-arithmetic", "svd"):
-        B, A = concat(scaled)
+    if method in RECOMPRESS_METHODS:  # the coefficients go to the small matrices, not the factors
+        B, A = concat([(b, a) for b, a, _ in parts], wide=True)
         target = min(target, B.shape[1], B.shape[0], A.shape[1])
-        B, A, err = recompress(B, A, target)
+        scale = column_scale([b.shape[1] for b, _, _ in parts], [w * s for (_, _, s), w in zip(parts, weights)], B)
+        B, A, err = recompress(B, A, target, scale)
         return ModuleResult(B, A, target, err)
     import torch
 
