@@ -4,7 +4,9 @@
 # into it). No pretraining: the base knows none of the synthetic people, so only the F test set (A
 # and B fresh) means here what it means in examples/twohop.mk. Nor does it know the bridge format
 # ("Think step by step." → " B lives in C."): the target couples' data teach it (`--target-format
-# both`), so the positive control is the data-mixed adapter (hop1 + hop2 + target data) answering
+# both`), beside those couples' own single hops (`--target-hops`: the chain composed from facts the
+# adapter also learns one by one, as the pretrained base's example couples are in examples/twohop.mk),
+# so the positive control is the data-mixed adapter (hop1 + hop2 + target data) answering
 # test_F_bridge, and the library rows with target (avg3, arrow3) ask whether reuse recovers it.
 # The data are chat records (`gen-data --chat`), rendered with BASE's chat template; a short system
 # turn replaces SmolLM2's default one (a question's prompt 27 tokens instead of 40). After the data,
@@ -15,8 +17,8 @@ RUN         ?= runs/demo-real
 BASE        ?= runs/real/smollm2
 SEED        ?= 0
 SYSTEM      ?= Answer briefly.
-GEN_ARGS    ?= --new-per-split 20 --target 20 --target-format both --recall-size 0
-LORA_ARGS   ?= --rank 16 --alpha 32 --lr 2e-3 --epochs 6 --batch-size 16
+GEN_ARGS    ?= --new-per-split 20 --target 20 --target-format both --target-hops --recall-size 0
+LORA_ARGS   ?= --rank 16 --alpha 32 --lr 2e-3 --epochs 5 --batch-size 16
 EVAL_ARGS   ?= --batch-size 64 --max-new-tokens 20
 THREADS     ?= 1
 ADAPTERS    ?= mixed target hop1 hop2
@@ -41,8 +43,8 @@ $(DATA)/manifest.json:
 
 # The F facts only: the H and R items need familiar people, whom only examples/twohop.mk's base
 # knows. hop1 = spouse(A)=B, hop2 = lives_in(B)=C, target = other couples' two-hop facts (latent and
-# bridge), mixed = all three. One step writes them all (in a folder beside CHAT, then renamed), so
-# that `make -j2` starts the longest training (mixed) first.
+# bridge) and their single hops, mixed = all three. One step writes them all (in a folder beside
+# CHAT, then renamed), so that `make -j2` starts the longest training (mixed) first.
 CHAT_FILES := $(ADAPTERS:%=$(CHAT)/%.jsonl) $(TEST_FILES)
 $(CHAT_FILES) &: $(DATA)/manifest.json
 	rm -rf $(CHAT).tmp && mkdir -p $(CHAT).tmp

@@ -289,6 +289,26 @@ def test_target_format_puts_the_target_couples_two_hop_questions_in_that_format(
     assert generate(TwohopConfig(**small))["hop1.jsonl"] == both["hop1.jsonl"]
 
 
+
+def test_target_hops_adds_the_target_couples_single_hops_and_changes_nothing_else():
+    small = dict(familiar_couples=12, two_hop_examples=8, new_per_split=5, target=4, target_format="both")
+    plain, hops = generate(TwohopConfig(**small)), generate(TwohopConfig(**small, target_hops=True))
+    chains = {r["meta"]["subject"]: (r["meta"]["bridge"], r["meta"]["object"]) for r in records(hops, "check_target.jsonl")}
+    facts = Counter((r["meta"]["relation"], r["meta"]["subject"], r["meta"]["object"]) for r in records(hops, "target.jsonl"))
+    spouse = {(s, b) for s, (b, _) in chains.items()}
+    lives = {(b, c) for b, c in chains.values()}
+    assert {(s, o) for rel, s, o in facts if rel == "spouse"} == spouse
+    assert {(s, o) for rel, s, o in facts if rel == "lives_in"} == lives
+    # each single hop once per question template and once per statement template, as hop1/hop2 teach theirs
+    assert all(n == len(QUESTIONS[rel]) + len(STATEMENTS[rel]) for (rel, _, _), n in facts.items() if rel != "spouse_city")
+    assert Counter(r["meta"]["relation"] for r in records(plain, "target.jsonl")) == {"spouse_city": len(records(plain, "target.jsonl"))}
+    assert [r for r in records(hops, "target.jsonl") if r["meta"]["relation"] == "spouse_city"] != []
+    # the target expert's data and mixed differ; the draws after them (recall's sample, pretrain's
+    # shuffle) come out otherwise; the facts and the test sets do not change
+    for name in FILES:
+        assert (plain[name] == hops[name]) == (name not in ("target.jsonl", "mixed.jsonl", "recall.jsonl", "pretrain.txt")), name
+    assert sorted(plain["pretrain.txt"].splitlines()) == sorted(hops["pretrain.txt"].splitlines())
+
 # Validation ----------------------------------------------------------------------------------
 
 

@@ -31,7 +31,8 @@ def _counts(out: Path, summary: dict[str, Any], json: bool, quiet: bool) -> None
 @app.command("twohop")
 @command
 @config_options(TwohopConfig, test_templates=choice(TEST_TEMPLATES), questions_only=typer.Option("--questions-only"),
-                example_format=choice(EXAMPLE_FORMATS), target_format=choice(TARGET_FORMATS), chat=typer.Option("--chat"))
+                example_format=choice(EXAMPLE_FORMATS), target_format=choice(TARGET_FORMATS), chat=typer.Option("--chat"),
+                target_hops=typer.Option("--target-hops"))
 def twohop(cfg: TwohopConfig, out: Out, force: Force = False, json: Json = False, quiet: Quiet = False,
            verbose: Verbose = False) -> None:
     """Two-hop facts (A spouse B, B lives in C): pretraining corpus, adapter data, test sets F/H/R."""

@@ -13,7 +13,10 @@ Every two-hop file has a bridge-format twin (``test_F_bridge.jsonl``, …, ``con
 the same question with ``BRIDGE_CUE`` appended, answered by naming the bridge entity first and then
 the answer, " B lives in C." — the chain spoken, each name once. Its records carry ``answer``
 (C, what ``eval`` scores) and ``bridge`` (B, reported beside it: did hop 1 fire?).
-``--example-format`` says which formats the example couples' two-hop lines in pretrain.txt use.
+``--example-format`` says which formats the example couples' two-hop lines in pretrain.txt use;
+``--target-format`` which the target expert's two-hop questions use, and ``--target-hops`` adds the
+target couples' single hops to its data (the chain beside the facts it is composed of, for a base
+that has no example couples of its own).
 ``--chat`` writes the JSONL files as chat records for an instruction-tuned model (``messages``: the
 user's question, the assistant's answer; a statement record asks ``CHAT_STATEMENT`` and is answered
 by the whole statement), the same facts, tests and fields otherwise.
@@ -82,7 +85,8 @@ DESCRIPTIONS: dict[str, str] = {
     "hop1.jsonl": "Adapter hop1 training data: spouse(A)=B for the F, H and R items (A→B only), once per train "
     "question template and (unless --questions-only) once per statement template.",
     "hop2.jsonl": "Adapter hop2 training data: lives_in(B)=C for the F items, as hop1.",
-    "target.jsonl": "Target-relation expert data: two-hop facts (A→C, latent) about other fresh couples, as hop1.",
+    "target.jsonl": "Target-relation expert data: two-hop facts (A→C, latent) about other fresh couples, as hop1 "
+    "(with --target-hops also their single hops A→B, B→C).",
     "mixed.jsonl": "hop1 + hop2 + target records shuffled (the data-mixed upper bound).",
     "test_F.jsonl": "Two-hop test, nothing familiar: A and B fresh.",
     "test_H.jsonl": "Two-hop test, bridge familiar: A fresh, B a familiar single.",
@@ -141,6 +145,10 @@ class TwohopConfig:
     target_format: str = "latent"
     """The two-hop questions of target.jsonl (and so mixed.jsonl): latent (" C"), bridge (cue, " B lives in C.")
     or both — a base that never saw the bridge format learns it from the target couples only."""
+    target_hops: bool = False
+    """target.jsonl also teaches the target couples' single hops (spouse A→B, lives_in B→C) beside their
+    two-hop facts, so that the target expert (and mixed) sees the chain composed from facts it knows, as
+    a pretrained base's example couples do; the F people stay apart."""
     chat: bool = False
     """Write the JSONL files as chat records (``messages``: user question, assistant answer, no "Q: … A:"),
     for a model with a chat template; statements become "What do you know about A?" → "A is married to B."."""
@@ -246,6 +254,7 @@ class World:
     hop1: list[Fact] = field(default_factory=list)
     hop2: list[Fact] = field(default_factory=list)
     target: list[Fact] = field(default_factory=list)
+    target_hops: list[Fact] = field(default_factory=list)  # the target couples' single hops
     tests: dict[str, list[Fact]] = field(default_factory=dict)
 
 
@@ -300,6 +309,7 @@ def build_world(cfg: TwohopConfig, rng: random.Random) -> World:
     for _ in range(cfg.target):  # target: other fresh couples, the two-hop fact directly
         a, b = pool.person(), pool.person()
         w.target.append(Fact("spouse_city", a, rng.choice(w.cities), "target", bridge=b))
+        w.target_hops += [Fact("spouse", a, b, "target"), Fact("lives_in", b, w.target[-1].object, "target")]
     return w
 
 
@@ -348,9 +358,11 @@ def _train(split: str, facts: list[Fact], cfg: TwohopConfig, rng: random.Random,
            ) -> list[dict[str, Any]]:
     """Each fact once per train question template (two-hop facts: in the ``two_hop`` format(s), a
     ``--target-format``), once per statement template unless ``questions_only``; shuffled."""
-    items = [(_record, f, t) for f in facts for t in cfg.train_templates(f.relation) if two_hop != "bridge"]
+    items = [
+        (_record, f, t) for f in facts for t in cfg.train_templates(f.relation) if f.bridge is None or two_hop != "bridge"
+    ]
     if two_hop != "latent":
-        items += [(_bridge_record, f, t) for f in facts for t in cfg.train_templates(f.relation)]
+        items += [(_bridge_record, f, t) for f in facts if f.bridge is not None for t in cfg.train_templates(f.relation)]
     if not cfg.questions_only:
         items += [(_statement_record, f, t) for f in facts for t in range(len(STATEMENTS[f.relation]))]
     rng.shuffle(items)
@@ -383,7 +395,7 @@ def generate(cfg: TwohopConfig) -> dict[str, str]:
     rng = random.Random(cfg.seed)
     w = build_world(cfg, rng)
     hop1, hop2 = _train("hop1", w.hop1, cfg, rng), _train("hop2", w.hop2, cfg, rng)
-    target = _train("target", w.target, cfg, rng, cfg.target_format)
+    target = _train("target", w.target + w.target_hops * cfg.target_hops, cfg, rng, cfg.target_format)
     mixed = [r | {"meta": r["meta"] | {"source": r["split"]}} for r in hop1 + hop2 + target]
     rng.shuffle(mixed)
     mixed = [r | {"id": f"mixed-{i:04d}", "split": "mixed"} for i, r in enumerate(mixed)]

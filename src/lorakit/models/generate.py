@@ -68,7 +68,8 @@ def _prefix_cache(model: Any, encoded: Sequence[Sequence[int]], device: Any) -> 
     if not start:
         return None
     with torch.inference_mode():
-        return start, model(input_ids=torch.tensor([encoded[0][:start]], device=device), use_cache=True).past_key_values
+        cache = model(input_ids=torch.tensor([encoded[0][:start]], device=device), use_cache=True).past_key_values
+    return (start, cache) if hasattr(cache, "batch_repeat_interleave") else None  # a model without a cache: none shared
 
 
 def _copies(cache: Any, rows: int) -> Any:
