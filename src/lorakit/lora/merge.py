@@ -2,9 +2,9 @@
 
 Each module of every input is read, merged and written before the next is read. The
 factor-space and exact methods (``uniform``, ``linear``, ``cat``, ``task-arithmetic``) run on
-float64 NumPy arrays (``task-arithmetic`` widens the stored factors as it concatenates them) without
-importing torch (its import alone is ~280 MiB of RSS, more than the
-adapters of a 7B model); the elementwise methods and ``--peft-compat`` run on torch. Peak memory
+float64 NumPy arrays without importing torch (its import alone is ~280 MiB of RSS, more than the
+adapters of a 7B model; ``task-arithmetic`` widens the stored factors as it concatenates them);
+the elementwise methods and ``--peft-compat`` run on torch. Peak memory
 is about the interpreter, one module's work and the output file's header, whatever the number
 of modules.
 """
