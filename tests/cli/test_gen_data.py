@@ -67,6 +67,15 @@ def test_bad_knobs_exit_2_nothing_written(tmp_path):
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+def test_target_hops_flag_adds_the_target_couples_single_hops(tmp_path):
+    assert gen("--out", str(tmp_path / "plain"), *SMALL, "-q").exit_code == 0
+    result = gen("--out", str(tmp_path / "hops"), *SMALL, "--target-hops", "-q")
+    assert result.exit_code == 0, result.output
+    relations = {d: {r["meta"]["relation"] for r in read_jsonl(tmp_path / d / "target.jsonl")} for d in ("plain", "hops")}
+    assert relations == {"plain": {"spouse_city"}, "hops": {"spouse_city", "spouse", "lives_in"}}
+    assert read_json(tmp_path / "hops" / "manifest.json")["config"]["target_hops"] is True
+
+
 def test_out_is_required():
     result = gen("--seed", "1")
     assert result.exit_code == 2 and "--out" in result.stderr

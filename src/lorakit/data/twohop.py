@@ -395,7 +395,7 @@ def generate(cfg: TwohopConfig) -> dict[str, str]:
     rng = random.Random(cfg.seed)
     w = build_world(cfg, rng)
     hop1, hop2 = _train("hop1", w.hop1, cfg, rng), _train("hop2", w.hop2, cfg, rng)
-    target = _train("target", w.target + w.target_hops * cfg.target_hops, cfg, rng, cfg.target_format)
+    target = _train("target", w.target + (w.target_hops if cfg.target_hops else []), cfg, rng, cfg.target_format)
     mixed = [r | {"meta": r["meta"] | {"source": r["split"]}} for r in hop1 + hop2 + target]
     rng.shuffle(mixed)
     mixed = [r | {"id": f"mixed-{i:04d}", "split": "mixed"} for i, r in enumerate(mixed)]
